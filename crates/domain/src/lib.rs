@@ -1,0 +1,22 @@
+//! The domain of apisendsms: the types every other crate speaks in and the rules that need no I/O.
+//!
+//! - [`ids`]: typed identifiers ([`AccountId`], [`MessageId`]) and the time-ordered id generator.
+//! - [`money`]: [`Money`], integer hundredths of CZK, never a float.
+//! - [`status`]: the message state machine ([`MessageStatus`]).
+//! - [`routing`]: the route table that picks a connector by destination prefix.
+//! - [`pricing`]: the price of a message by its parts.
+//! - [`rate_limit`]: a token bucket driven by an explicit clock value.
+//!
+//! Boundary: this crate knows nothing of databases, HTTP, JSON wire formats or sockets.
+#![forbid(unsafe_code)]
+
+pub mod ids;
+pub mod money;
+pub mod pricing;
+pub mod rate_limit;
+pub mod routing;
+pub mod status;
+
+pub use ids::{AccountId, IdGenerator, MessageId};
+pub use money::Money;
+pub use status::MessageStatus;
