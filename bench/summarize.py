@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Print the summary table of a bench/http.sh run from its results.jsonl."""
+import json
+import sys
+
+
+def ms(us):
+    return f"{us / 1000:.2f} ms"
+
+
+def rss(kb):
+    return f"{kb / 1024:.1f} MiB" if kb else "n/a"
+
+
+def main(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    if not rows:
+        print("(no scenario was run)")
+        return
+    header = ["system", "scenario", "conns", "req/s", "msgs/s", "p50", "p99", "errors", "peak RSS"]
+    table = []
+    by_key = {}
+    for r in rows:
+        secs = r["duration_us"] / 1e6
+        rps = r["requests"] / secs if secs else 0.0
+        ok = r["requests"] - r["non2xx"]
+        msgs = ok * r["msgs_per_req"] / secs if secs else 0.0
+        errors = r["non2xx"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+        err_txt = str(errors)
+        if errors:
+            err_txt += (f" (non2xx {r['non2xx']}, conn {r['err_connect']}, read {r['err_read']},"
+                        f" write {r['err_write']}, timeout {r['err_timeout']})")
+        by_key[(r["system"], r["scenario"])] = rps
+        table.append([r["system"], r["scenario"], str(r["connections"]), f"{rps:,.0f}", f"{msgs:,.0f}",
+                      ms(r["p50_us"]), ms(r["p99_us"]), err_txt, rss(r["peak_rss_kb"])])
+    widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
+    fmt = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) if i < 8 else c.rjust(w)
+                                for i, (c, w) in enumerate(zip(row, widths)))
+    print(fmt(header))
+    print("  ".join("-" * w for w in widths))
+    for row in table:
+        print(fmt(row))
+    for r in rows:
+        if r.get("rss_detail"):
+            print(f"# {r['system']} peak RSS = {r['rss_detail']}")
+        if "delivered_incl_warmup" in r:
+            print(f"# {r['system']}: {r['delivered_incl_warmup']} messages reached the {r['smsc']} SMSC"
+                  " (warm-up + measured window)")
+    k = by_key.get(("kannel", "single"))
+    a = by_key.get(("apisendsms", "single"))
+    if k and a:
+        print(f"# single-message ratio apisendsms/Kannel (req/s): {a / k:.2f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
