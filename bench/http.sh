@@ -65,6 +65,14 @@ stop_pid() { # stop_pid PID : TERM, wait up to 5 s, then KILL
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+bg_wait() { # bg_wait OUTFILE CMD... : run CMD in the background and wait for it, so that
+  # a signal interrupts the wait at once and cleanup can kill CMD
+  local out=$1; shift
+  "$@" >"$out" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait "$pid"
+}
 cleanup() {
   local rc=$? i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
@@ -76,11 +84,23 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 vmhwm_kb() { # peak RSS of a live PID in kB (0 if unknown)
   awk '/^VmHWM:/ {print $2; found=1} END {if (!found) print 0}' "/proc/$1/status" 2>/dev/null || echo 0
 }
+
+cpu_ticks() { # cpu_ticks PID... : utime+stime (clock ticks) summed over the PIDs
+  local pid total=0 t
+  for pid in "$@"; do
+    t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+SERVER_PIDS=() # processes whose CPU time is charged to the scenario being measured
 
 wait_until() { # wait_until SECONDS DESCRIPTION CMD... : poll CMD every 0.2 s
   local limit=$1 what=$2; shift 2
@@ -122,14 +142,18 @@ run_wrk() {
   local tag="$system-$scenario"
   if ((WARMUP > 0)); then
     log "$tag: warm-up ${WARMUP}s, $conns connections"
-    WRK_RESULT="" timeout $((WARMUP + 30)) \
-      wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout "$WRK_TIMEOUT" -s "$script" "$url" \
-      >"$WORK/$tag.warmup.txt" 2>&1 || die "$tag: warm-up wrk failed: $(tail -5 "$WORK/$tag.warmup.txt")"
+    WRK_RESULT="" bg_wait "$WORK/$tag.warmup.txt" timeout $((WARMUP + 30)) \
+      wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout "$WRK_TIMEOUT" -s "$script" "$url" ||
+      die "$tag: warm-up wrk failed: $(tail -5 "$WORK/$tag.warmup.txt")"
   fi
   log "$tag: measuring ${DURATION}s, $conns connections, $threads wrk threads"
-  WRK_RESULT="$WORK/$tag.wrk.json" timeout $((DURATION + 60)) \
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" --latency -s "$script" "$url" \
-    >"$WORK/$tag.wrk.txt" 2>&1 || die "$tag: wrk failed: $(tail -5 "$WORK/$tag.wrk.txt")"
+  local cpu0 cpu1
+  cpu0=$(cpu_ticks "${SERVER_PIDS[@]}")
+  WRK_RESULT="$WORK/$tag.wrk.json" bg_wait "$WORK/$tag.wrk.txt" timeout $((DURATION + 60)) \
+    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" --latency -s "$script" "$url" ||
+    die "$tag: wrk failed: $(tail -5 "$WORK/$tag.wrk.txt")"
+  cpu1=$(cpu_ticks "${SERVER_PIDS[@]}")
+  SERVER_CPU_S=$(awk -v d=$((cpu1 - cpu0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
   sed 's/^/    /' "$WORK/$tag.wrk.txt" >&2
   [[ -s $WORK/$tag.wrk.json ]] || die "$tag: wrk wrote no result"
 }
@@ -139,7 +163,8 @@ record() {
   local system=$1 scenario=$2 conns=$3 per_req=$4 rss=$5 extra=${6:-"{}"}
   jq -c --arg system "$system" --arg scenario "$scenario" \
     --argjson conns "$conns" --argjson per_req "$per_req" --argjson rss "$rss" --argjson extra "$extra" \
-    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss} + $extra' \
+    --argjson cpu "${SERVER_CPU_S:-0}" \
+    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss, server_cpu_s: $cpu} + $extra' \
     "$WORK/$system-$scenario.wrk.json" >>"$RESULTS"
 }
 
@@ -211,12 +236,8 @@ EOF
 kannel_status() { curl -sf --max-time 2 "http://127.0.0.1:$KANNEL_ADMIN_PORT/status.txt?password=$KANNEL_ADMIN_PASS"; }
 kannel_smsc_online() { kannel_status | grep -q '(online'; }
 kannel_smsbox_up() { kannel_status | grep -qi 'smsbox:'; }
-kannel_delivered() { # messages the fake SMSC / SMPP sink has received so far
-  if [[ $KANNEL_SMSC == fake ]]; then
-    grep -c 'Got message' "$WORK/fakesmsc.out" 2>/dev/null || true
-  else
-    jq -r '.submits' "$WORK/kannel/sink-stats.json" 2>/dev/null || echo 0
-  fi
+kannel_delivered() { # messages bearerbox has handed to the SMSC (and had acknowledged) so far
+  kannel_status | sed -n 's/^SMS: received .*, sent \([0-9]*\) (.*/\1/p' | head -1
 }
 
 bench_kannel() {
@@ -244,8 +265,9 @@ bench_kannel() {
   wait_until "$READY_TIMEOUT" "bearerbox admin" kannel_status ||
     die "bearerbox not ready: $(tail -5 "$WORK/bearerbox.out")"
   if [[ $KANNEL_SMSC == fake ]]; then
-    # -m 0: send no MO traffic, only receive (and print) the MT messages Kannel delivers
-    start_bg fakesmsc "$fakesmsc" -H 127.0.0.1 -r "$KANNEL_FAKE_PORT" -m 0 '1 2 text x'
+    # -m 0: send no MO traffic, only receive the MT messages Kannel delivers;
+    # -v 4: do not print every received message (that costs as much CPU as smsbox)
+    start_bg fakesmsc "$fakesmsc" -v 4 -H 127.0.0.1 -r "$KANNEL_FAKE_PORT" -m 0 '1 2 text x'
     SMSC_PID=$LAST_PID
   fi
   wait_until "$READY_TIMEOUT" "Kannel SMSC link online" kannel_smsc_online ||
@@ -261,6 +283,7 @@ bench_kannel() {
   log "probe: HTTP $code, body: ${body%$'\n'*}"
   [[ $code == 202 ]] || die "Kannel probe answered $code"
 
+  SERVER_PIDS=("$bb_pid" "$sb_pid")
   local before
   before=$(kannel_delivered)
   run_wrk kannel single "$CONNECTIONS" 1 "$BENCH_DIR/lua/kannel_sendsms.lua" "http://127.0.0.1:$KANNEL_SENDSMS_PORT"
@@ -276,7 +299,7 @@ bench_kannel() {
   done
   delivered=$(kannel_delivered)
   log "Kannel status after run: $(kannel_status | grep '^SMS:' | head -1)"
-  log "delivered to SMSC since start of run (warm-up included): $((delivered - before)); accepted in measured window: $accepted"
+  log "sent to the SMSC since the probe (warm-up included): $((delivered - before)); accepted in measured window: $accepted"
 
   local bb_rss sb_rss
   bb_rss=$(vmhwm_kb "$bb_pid")
@@ -307,6 +330,7 @@ start_apisendsms() {
   APISENDSMS_RATE_LIMIT_PER_SECOND=0 RUST_LOG=$APISENDSMS_RUST_LOG \
     start_bg apisendsms "$APISENDSMS_BIN" serve --http "127.0.0.1:$APISENDSMS_PORT" --database-url "$db"
   API_PID=$LAST_PID
+  SERVER_PIDS=("$API_PID")
   wait_until "$READY_TIMEOUT" "apisendsms /healthz" curl -sf --max-time 2 "http://127.0.0.1:$APISENDSMS_PORT/healthz" ||
     die "apisendsms not ready: $(tail -5 "$WORK/apisendsms.out")"
 }

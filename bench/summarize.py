@@ -12,12 +12,19 @@ def rss(kb):
     return f"{kb / 1024:.1f} MiB" if kb else "n/a"
 
 
+def cpu(cpu_s, secs):
+    """Server CPU time over the measured window, as cores used (2.00 = two full cores)."""
+    if cpu_s is None or not secs:
+        return "n/a"
+    return f"{cpu_s / secs:.2f} cores"
+
+
 def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     if not rows:
         print("(no scenario was run)")
         return
-    header = ["system", "scenario", "conns", "req/s", "msgs/s", "p50", "p99", "errors", "peak RSS"]
+    header = ["system", "scenario", "conns", "req/s", "msgs/s", "p50", "p99", "errors", "peak RSS", "server CPU"]
     table = []
     by_key = {}
     for r in rows:
@@ -32,9 +39,10 @@ def main(path):
                         f" write {r['err_write']}, timeout {r['err_timeout']})")
         by_key[(r["system"], r["scenario"])] = rps
         table.append([r["system"], r["scenario"], str(r["connections"]), f"{rps:,.0f}", f"{msgs:,.0f}",
-                      ms(r["p50_us"]), ms(r["p99_us"]), err_txt, rss(r["peak_rss_kb"])])
+                      ms(r["p50_us"]), ms(r["p99_us"]), err_txt, rss(r["peak_rss_kb"]),
+                      cpu(r.get("server_cpu_s"), secs)])
     widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
-    fmt = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) if i < 8 else c.rjust(w)
+    fmt = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
                                 for i, (c, w) in enumerate(zip(row, widths)))
     print(fmt(header))
     print("  ".join("-" * w for w in widths))
