@@ -23,6 +23,7 @@ KANNEL_SMSC=${KANNEL_SMSC:-fake}         # fake (fakesmsc from kannel-extras) | 
 PORT_BASE=${PORT_BASE:-23000}            # ports PORT_BASE..PORT_BASE+9 are used
 APISENDSMS_BIN=${APISENDSMS_BIN:-$REPO_DIR/target/release/apisendsms}
 APISENDSMS_RUST_LOG=${APISENDSMS_RUST_LOG:-warn}
+BUSY_WARN_PCT=${BUSY_WARN_PCT:-10}       # warn when other processes keep the CPUs busier than this
 KEEP_TMP=${KEEP_TMP:-0}                  # 1 = keep the temp dir (configs, logs, DB)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/results}   # where the summary is saved
 PYTHON=${PYTHON:-python3}
@@ -100,6 +101,15 @@ cpu_ticks() { # cpu_ticks PID... : utime+stime (clock ticks) summed over the PID
   echo "$total"
 }
 CLK_TCK=$(getconf CLK_TCK)
+
+host_busy_pct() { # % of all CPUs busy over 1 s (measured while our services idle: other load)
+  local a b
+  a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  sleep 1
+  b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", (busy + idle) ? 100 * busy / (busy + idle) : 0}'
+}
 SERVER_PIDS=() # processes whose CPU time is charged to the scenario being measured
 
 wait_until() { # wait_until SECONDS DESCRIPTION CMD... : poll CMD every 0.2 s
@@ -140,6 +150,10 @@ run_wrk() {
   local threads=$THREADS
   ((threads <= conns)) || threads=$conns
   local tag="$system-$scenario"
+  HOST_BUSY=$(host_busy_pct)
+  if ((HOST_BUSY > BUSY_WARN_PCT)); then
+    log "WARNING: the machine is already ${HOST_BUSY}% busy before $tag (other processes); figures will be low and noisy"
+  fi
   if ((WARMUP > 0)); then
     log "$tag: warm-up ${WARMUP}s, $conns connections"
     WRK_RESULT="" bg_wait "$WORK/$tag.warmup.txt" timeout $((WARMUP + 30)) \
@@ -163,8 +177,8 @@ record() {
   local system=$1 scenario=$2 conns=$3 per_req=$4 rss=$5 extra=${6:-"{}"}
   jq -c --arg system "$system" --arg scenario "$scenario" \
     --argjson conns "$conns" --argjson per_req "$per_req" --argjson rss "$rss" --argjson extra "$extra" \
-    --argjson cpu "${SERVER_CPU_S:-0}" \
-    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss, server_cpu_s: $cpu} + $extra' \
+    --argjson cpu "${SERVER_CPU_S:-0}" --argjson busy "${HOST_BUSY:-0}" \
+    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss, server_cpu_s: $cpu, host_busy_before_pct: $busy} + $extra' \
     "$WORK/$system-$scenario.wrk.json" >>"$RESULTS"
 }
 

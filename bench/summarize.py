@@ -54,6 +54,11 @@ def main(path):
         if "delivered_incl_warmup" in r:
             print(f"# {r['system']}: {r['delivered_incl_warmup']} messages reached the {r['smsc']} SMSC"
                   " (warm-up + measured window)")
+    busy = [f"{r['system']}/{r['scenario']} {r['host_busy_before_pct']}%" for r in rows
+            if r.get("host_busy_before_pct", 0) > 10]
+    if busy:
+        print("# WARNING: other processes kept the CPUs busy just before: " + ", ".join(busy) +
+              " -> those figures are low and noisy; rerun on an idle machine")
     k = by_key.get(("kannel", "single"))
     a = by_key.get(("apisendsms", "single"))
     if k and a:
