@@ -372,7 +372,7 @@ bench_apisendsms() {
   if [[ $SKIP_BATCH != 1 ]]; then
     start_apisendsms "$WORK/api-batch"
     api_probe '{"to": ["+420777000001", "+420777000002"], "text": "probe", "from": "BENCH"}'
-    BATCH_SIZE=$BATCH_SIZE run_wrk apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" \
+    run_wrk apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" \
       "$BENCH_DIR/lua/apisendsms_batch.lua" "$url"
     record apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" "$(vmhwm_kb "$API_PID")"
     stop_pid "$API_PID"
