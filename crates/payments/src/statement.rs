@@ -126,11 +126,14 @@ impl StatementError {
     }
 }
 
-/// Recognises the format from the first bytes: `074` for ABO, an XML document in a camt.053
+/// Recognises the format from the first bytes: an ABO record type (`074`, `075`, ...) for ABO, an XML document in a camt.053
 /// namespace (or with `BkToCstmrStmt`) for camt, a JSON object with `accountStatement` for Fio.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.starts_with(b"074") {
+    if matches!(
+        bytes.get(..3),
+        Some(b"074" | b"075" | b"076" | b"078" | b"079")
+    ) {
         return Some(Format::AboGpc);
     }
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
