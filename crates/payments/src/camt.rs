@@ -315,8 +315,7 @@ fn date_at(entry: &Node, name: &str, path: &str) -> Result<Option<NaiveDate>, St
         (None, Some(t)) => ("DtTm", t),
         (None, None) => return Err(err(format!("{path}/{name}/Dt"), Fault::Missing)),
     };
-    let date = iso_date(text).filter(|_| leaf == "DtTm" || text.len() == 10);
-    date.map(Some).ok_or_else(|| {
+    iso_date(text).map(Some).ok_or_else(|| {
         err(
             format!("{path}/{name}/{leaf}"),
             Fault::BadDate(text.to_owned()),

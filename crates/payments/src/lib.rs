@@ -9,6 +9,28 @@
 //!   [`Statement`] model. A corrupt or truncated file is refused whole with a
 //!   [`StatementError`] that names the line, element path or JSON path at fault.
 //!
+//! ```
+//! use payments::{parse, Amount, Direction, Iban, Spayd, VariableSymbol};
+//!
+//! let request = Spayd::new(Iban::parse("CZ58 5500 0000 0012 6509 8001")?)
+//!     .with_amount(Amount::parse("100.00")?)?;
+//! assert_eq!(
+//!     request.to_string_with_crc(),
+//!     "SPD*1.0*ACC:CZ5855000000001265098001*AM:100.00*CC:CZK*CRC32:AAD80227"
+//! );
+//!
+//! let json = br#"{"accountStatement":{"info":{"iban":"CZ7920100000002000000000"},
+//!   "transactionList":{"transaction":[{"column22":{"value":1},
+//!   "column0":{"value":"2026-11-02+0100"},"column1":{"value":500.0},
+//!   "column14":{"value":"CZK"},"column5":{"value":"0012345"}}]}}}"#;
+//! let statement = parse(json)?;
+//! let payment = &statement.transactions[0];
+//! assert_eq!(payment.direction, Direction::Credit);
+//! assert_eq!(payment.amount, Amount::parse("500")?);
+//! assert_eq!(payment.vs, Some(VariableSymbol::parse("12345")?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Boundary: this crate knows formats, not accounts: matching a payment to a customer, crediting
 //! and deduplicating by [`Transaction::bank_ref`] belong to the callers. Parsers take bytes, so
 //! fetching statements (Fio's API, e-mail, upload) is elsewhere too.

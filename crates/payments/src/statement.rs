@@ -160,10 +160,11 @@ pub(crate) fn ymd(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month, day)
 }
 
-/// `YYYY-MM-DD` at the start of `text` (the rest, a time or zone, is ignored).
+/// `YYYY-MM-DD` at the start of `text`; what follows (a time or a zone: `T`, `+`, `-`, `Z`) is
+/// ignored, but a further digit is refused.
 pub(crate) fn iso_date(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' || b.get(10).is_some_and(u8::is_ascii_digit) {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -173,4 +174,29 @@ pub(crate) fn iso_date(text: &str) -> Option<NaiveDate> {
             .then(|| s.parse().ok())?
     };
     ymd(num(0..4)? as i32, num(5..7)?, num(8..10)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        for (text, expected) in [
+            ("2026-11-02", Some((2026, 11, 2))),
+            ("2026-11-02+0100", Some((2026, 11, 2))),
+            ("2026-11-02T10:15:00Z", Some((2026, 11, 2))),
+            ("2026-11-02Z", Some((2026, 11, 2))),
+            ("2026-11-022", None),
+            ("2026-02-30", None),
+            ("2026-1-02", None),
+            ("02.11.2026", None),
+            ("2026-11-0", None),
+            ("+026-11-02", None),
+            ("2026-ž1-02", None),
+        ] {
+            let expected = expected.map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap());
+            assert_eq!(iso_date(text), expected, "{text}");
+        }
+    }
 }
