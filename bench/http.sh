@@ -9,6 +9,7 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 # ---- options (env vars) ------------------------------------------------------
 DURATION=${DURATION:-20}                 # measured seconds per scenario
 WARMUP=${WARMUP:-3}                      # warm-up seconds per scenario (not measured)
+REPEAT=${REPEAT:-1}                      # measured runs per scenario; the median run is reported
 CONNECTIONS=${CONNECTIONS:-64}           # single-message scenarios (both systems)
 BATCH_CONNECTIONS=${BATCH_CONNECTIONS:-4}
 BATCH_SIZE=${BATCH_SIZE:-1000}
@@ -160,16 +161,24 @@ run_wrk() {
       wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout "$WRK_TIMEOUT" -s "$script" "$url" ||
       die "$tag: warm-up wrk failed: $(tail -5 "$WORK/$tag.warmup.txt")"
   fi
-  log "$tag: measuring ${DURATION}s, $conns connections, $threads wrk threads"
-  local cpu0 cpu1
-  cpu0=$(cpu_ticks "${SERVER_PIDS[@]}")
-  WRK_RESULT="$WORK/$tag.wrk.json" bg_wait "$WORK/$tag.wrk.txt" timeout $((DURATION + 60)) \
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" --latency -s "$script" "$url" ||
-    die "$tag: wrk failed: $(tail -5 "$WORK/$tag.wrk.txt")"
-  cpu1=$(cpu_ticks "${SERVER_PIDS[@]}")
-  SERVER_CPU_S=$(awk -v d=$((cpu1 - cpu0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
-  sed 's/^/    /' "$WORK/$tag.wrk.txt" >&2
-  [[ -s $WORK/$tag.wrk.json ]] || die "$tag: wrk wrote no result"
+  local r cpu0 cpu1 cpu_s
+  : >"$WORK/$tag.runs.jsonl"
+  for ((r = 1; r <= REPEAT; r++)); do
+    log "$tag: measuring ${DURATION}s (run $r/$REPEAT), $conns connections, $threads wrk threads"
+    cpu0=$(cpu_ticks "${SERVER_PIDS[@]}")
+    WRK_RESULT="$WORK/$tag.r$r.wrk.json" bg_wait "$WORK/$tag.r$r.wrk.txt" timeout $((DURATION + 60)) \
+      wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" --latency -s "$script" "$url" ||
+      die "$tag: wrk failed: $(tail -5 "$WORK/$tag.r$r.wrk.txt")"
+    cpu1=$(cpu_ticks "${SERVER_PIDS[@]}")
+    cpu_s=$(awk -v d=$((cpu1 - cpu0)) -v hz="$CLK_TCK" 'BEGIN {printf "%.2f", d / hz}')
+    sed 's/^/    /' "$WORK/$tag.r$r.wrk.txt" >&2
+    [[ -s $WORK/$tag.r$r.wrk.json ]] || die "$tag: wrk wrote no result"
+    jq -c --argjson cpu "$cpu_s" '. + {server_cpu_s: $cpu}' "$WORK/$tag.r$r.wrk.json" >>"$WORK/$tag.runs.jsonl"
+  done
+  # The scenario's figures are those of the median run (by req/s); all runs' req/s are kept.
+  jq -cs 'sort_by(.requests / .duration_us) as $s
+    | $s[(length - 1) / 2 | floor] + {runs_rps: [.[] | .requests * 1e6 / .duration_us | floor]}' \
+    "$WORK/$tag.runs.jsonl" >"$WORK/$tag.wrk.json"
 }
 
 # record SYSTEM SCENARIO CONNECTIONS MSGS_PER_REQ RSS_KB [EXTRA_JSON]
@@ -177,8 +186,8 @@ record() {
   local system=$1 scenario=$2 conns=$3 per_req=$4 rss=$5 extra=${6:-"{}"}
   jq -c --arg system "$system" --arg scenario "$scenario" \
     --argjson conns "$conns" --argjson per_req "$per_req" --argjson rss "$rss" --argjson extra "$extra" \
-    --argjson cpu "${SERVER_CPU_S:-0}" --argjson busy "${HOST_BUSY:-0}" \
-    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss, server_cpu_s: $cpu, host_busy_before_pct: $busy} + $extra' \
+    --argjson busy "${HOST_BUSY:-0}" \
+    '. + {system: $system, scenario: $scenario, connections: $conns, msgs_per_req: $per_req, peak_rss_kb: $rss, host_busy_before_pct: $busy} + $extra' \
     "$WORK/$system-$scenario.wrk.json" >>"$RESULTS"
 }
 
@@ -385,7 +394,7 @@ command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
 export BATCH_SIZE KANNEL_USER KANNEL_PASS
 
-log "work dir $WORK; DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS BATCH_CONNECTIONS=$BATCH_CONNECTIONS BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS"
+log "work dir $WORK; DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT CONNECTIONS=$CONNECTIONS BATCH_CONNECTIONS=$BATCH_CONNECTIONS BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS"
 [[ $SKIP_KANNEL == 1 ]] || bench_kannel
 [[ $SKIP_APISENDSMS == 1 ]] || bench_apisendsms
 
@@ -394,7 +403,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 {
   echo "# http.sh $stamp  host: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
   echo "# kannel $(dpkg-query -W -f='${Version}' kannel 2>/dev/null || echo n/a), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo n/a), repo $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo n/a)"
-  echo "# DURATION=${DURATION}s WARMUP=${WARMUP}s THREADS=$THREADS KANNEL_SMSC=$KANNEL_SMSC"
+  echo "# DURATION=${DURATION}s WARMUP=${WARMUP}s REPEAT=$REPEAT THREADS=$THREADS KANNEL_SMSC=$KANNEL_SMSC"
   "$PYTHON" "$BENCH_DIR/summarize.py" "$RESULTS"
 } | tee "$OUT_DIR/http-$stamp.txt"
 cp "$RESULTS" "$OUT_DIR/http-$stamp.jsonl"

@@ -49,6 +49,9 @@ def main(path):
     for row in table:
         print(fmt(row))
     for r in rows:
+        if len(r.get("runs_rps", [])) > 1:
+            print(f"# {r['system']}/{r['scenario']}: median of {len(r['runs_rps'])} runs; req/s per run: "
+                  + ", ".join(f"{x:,}" for x in r["runs_rps"]))
         if r.get("rss_detail"):
             print(f"# {r['system']} peak RSS = {r['rss_detail']}")
         if "delivered_incl_warmup" in r:
