@@ -329,66 +329,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Statement, StatementError> {
         if Some(record.raw(I_ACCOUNT)) != account_raw {
             return Err(record.error(I_ACCOUNT, Fault::OtherAccount(record.text(I_ACCOUNT))));
         }
-        let counter = record.digits(I_COUNTER, true)?;
-        let bank = record.digits(I_BANK, true)?;
-        let counter_account = account_number(counter).map(|acc| {
-            if bank.is_empty() || bank.bytes().all(|b| b == b'0') {
-                acc
-            } else {
-                format!("{acc}/{bank}")
-            }
-        });
-        let bank_ref = record.text(I_DOCUMENT);
-        if bank_ref.is_empty() {
-            return Err(record.error(I_DOCUMENT, Fault::Missing));
-        }
-        let amount = record.amount(I_AMOUNT)?;
-        let (direction, reversal, slot) = match record.raw(I_CODE) {
-            b"1" => (Direction::Debit, false, 0),
-            b"2" => (Direction::Credit, false, 1),
-            b"3" => (Direction::Credit, true, 2),
-            b"4" => (Direction::Debit, true, 3),
-            _ => return Err(record.error(I_CODE, Fault::BadValue(record.text(I_CODE)))),
-        };
+        let (transaction, slot) = item(&record, header_date)?;
         current.sums[slot] = current.sums[slot]
-            .checked_add(amount)
+            .checked_add(transaction.amount)
             .ok_or_else(|| record.error(I_AMOUNT, Fault::Overflow))?;
-        let vs_digits = record.text(I_VS);
-        let vs = if vs_digits.is_empty() {
-            None
-        } else {
-            let vs = VariableSymbol::parse(&vs_digits)
-                .map_err(|_| record.error(I_VS, Fault::NotANumber(vs_digits.clone())))?;
-            (!vs.is_zero()).then_some(vs)
-        };
-        let ks = record.digits(I_KS, true)?;
-        let ss = record.digits(I_SS, true)?;
-        let value_date = record.date(I_VALUE_DATE)?;
-        let data_type = record.digits(I_DATA_TYPE, true)?;
-        let currency = currency(data_type)
-            .ok_or_else(|| record.error(I_DATA_TYPE, Fault::BadValue(data_type.into())))?;
-        let booking_date = record
-            .date(I_DUE_DATE)?
-            .or(value_date)
-            .or(header_date)
-            .ok_or_else(|| record.error(I_DUE_DATE, Fault::Missing))?;
-        let name = record.text(I_NAME);
-        transactions.push(Transaction {
-            bank_ref,
-            direction,
-            reversal,
-            amount,
-            currency: currency.to_owned(),
-            booking_date,
-            value_date,
-            vs,
-            ss: normalise_ss(ss),
-            ks: normalise_ks(ks),
-            counter_account,
-            counter_name: (!name.is_empty()).then_some(name),
-            message: None,
-            status_booked: true,
-        });
+        transactions.push(transaction);
     }
 
     match group {
@@ -408,4 +353,69 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Statement, StatementError> {
         statement_id: (!numbers.is_empty()).then(|| numbers.join(",")),
         transactions,
     })
+}
+
+/// One `075` item as a transaction, with the index (0..4) of its posting code for the sums.
+fn item(
+    record: &Record<'_>,
+    header_date: Option<NaiveDate>,
+) -> Result<(Transaction, usize), StatementError> {
+    let counter = record.digits(I_COUNTER, true)?;
+    let bank = record.digits(I_BANK, true)?;
+    let counter_account = account_number(counter).map(|acc| {
+        if bank.is_empty() || bank.bytes().all(|b| b == b'0') {
+            acc
+        } else {
+            format!("{acc}/{bank}")
+        }
+    });
+    let bank_ref = record.text(I_DOCUMENT);
+    if bank_ref.is_empty() {
+        return Err(record.error(I_DOCUMENT, Fault::Missing));
+    }
+    let amount = record.amount(I_AMOUNT)?;
+    let (direction, reversal, slot) = match record.raw(I_CODE) {
+        b"1" => (Direction::Debit, false, 0),
+        b"2" => (Direction::Credit, false, 1),
+        b"3" => (Direction::Credit, true, 2),
+        b"4" => (Direction::Debit, true, 3),
+        _ => return Err(record.error(I_CODE, Fault::BadValue(record.text(I_CODE)))),
+    };
+    let vs_digits = record.text(I_VS);
+    let vs = if vs_digits.is_empty() {
+        None
+    } else {
+        let vs = VariableSymbol::parse(&vs_digits)
+            .map_err(|_| record.error(I_VS, Fault::NotANumber(vs_digits.clone())))?;
+        (!vs.is_zero()).then_some(vs)
+    };
+    let ks = record.digits(I_KS, true)?;
+    let ss = record.digits(I_SS, true)?;
+    let value_date = record.date(I_VALUE_DATE)?;
+    let data_type = record.digits(I_DATA_TYPE, true)?;
+    let currency = currency(data_type)
+        .ok_or_else(|| record.error(I_DATA_TYPE, Fault::BadValue(data_type.into())))?;
+    let booking_date = record
+        .date(I_DUE_DATE)?
+        .or(value_date)
+        .or(header_date)
+        .ok_or_else(|| record.error(I_DUE_DATE, Fault::Missing))?;
+    let name = record.text(I_NAME);
+    let transaction = Transaction {
+        bank_ref,
+        direction,
+        reversal,
+        amount,
+        currency: currency.to_owned(),
+        booking_date,
+        value_date,
+        vs,
+        ss: normalise_ss(ss),
+        ks: normalise_ks(ks),
+        counter_account,
+        counter_name: (!name.is_empty()).then_some(name),
+        message: None,
+        status_booked: true,
+    };
+    Ok((transaction, slot))
 }

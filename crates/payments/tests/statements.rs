@@ -648,3 +648,72 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn abo_several_days_of_one_account() {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let item = |document, amount, code| abo_writer::Item {
+        counter_prefix: 0,
+        counter_number: 0,
+        bank: 0,
+        document,
+        amount,
+        code,
+        vs: document,
+        ks: 0,
+        ss: 0,
+        value_date: None,
+        name: String::new(),
+        due_date: day(2),
+    };
+    let account = "0000001265098001";
+    let mut bytes = abo_writer::write(account, 100, &[item(1, 50, 2)], false, 7, day(2));
+    bytes.extend(abo_writer::write(
+        account,
+        150,
+        &[item(2, 20, 1), item(3, 5, 3)],
+        true,
+        8,
+        day(3),
+    ));
+    let statement = parse(&bytes).unwrap();
+    assert_eq!(statement.statement_id.as_deref(), Some("7,8"));
+    let refs: Vec<&str> = statement
+        .transactions
+        .iter()
+        .map(|t| t.bank_ref.as_str())
+        .collect();
+    assert_eq!(refs, ["0000000000001", "0000000000002", "0000000000003"]);
+
+    let mut other = abo_writer::write(account, 100, &[item(1, 50, 2)], false, 7, day(2));
+    other.extend(abo_writer::write(
+        "0000001265098002",
+        0,
+        &[],
+        false,
+        8,
+        day(3),
+    ));
+    check_error(
+        &other,
+        "ABO line 3, column 4 (account): statement of another account \"0000001265098002\"",
+    );
+
+    // A fault in the first group is found when the second header starts.
+    let mut broken = abo_writer::write(account, 100, &[item(1, 50, 2)], false, 7, day(2));
+    broken.splice(130..130 + 130, []);
+    broken.extend(abo_writer::write(account, 150, &[], false, 8, day(3)));
+    check_error(
+        &broken,
+        "ABO line 1, column 91 (credit turnover): header turnover 0.50 does not match the items' sum 0.00",
+    );
+}
+
+#[test]
+fn fio_official_statement_id() {
+    let json = br#"{"accountStatement":{"info":{"accountId":"2000000000","bankId":"2010",
+        "yearList":2026,"idList":11},"transactionList":{"transaction":[]}}}"#;
+    let statement = parse(json).unwrap();
+    assert_eq!(statement.account.as_deref(), Some("2000000000/2010"));
+    assert_eq!(statement.statement_id.as_deref(), Some("2026/11"));
+}
