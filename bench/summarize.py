@@ -27,16 +27,18 @@ def main(path):
     header = ["system", "scenario", "conns", "req/s", "msgs/s", "p50", "p99", "errors", "peak RSS", "server CPU"]
     table = []
     by_key = {}
+    notes = []
     for r in rows:
         secs = r["duration_us"] / 1e6
         rps = r["requests"] / secs if secs else 0.0
-        ok = r["requests"] - r["non2xx"]
+        ok = r["requests"] - r["non2xx"] - r.get("partial_2xx", 0)
         msgs = ok * r["msgs_per_req"] / secs if secs else 0.0
-        errors = r["non2xx"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+        partial = r.get("partial_2xx", 0)
+        errors = r["non2xx"] + r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"] + partial
         err_txt = str(errors)
         if errors:
-            err_txt += (f" (non2xx {r['non2xx']}, conn {r['err_connect']}, read {r['err_read']},"
-                        f" write {r['err_write']}, timeout {r['err_timeout']})")
+            notes.append(f"# {r['system']}/{r['scenario']} errors: non2xx {r['non2xx']}, conn {r['err_connect']}, read {r['err_read']},"
+                        f" write {r['err_write']}, timeout {r['err_timeout']}, 2xx listing per-recipient errors {partial}")
         by_key[(r["system"], r["scenario"])] = rps
         table.append([r["system"], r["scenario"], str(r["connections"]), f"{rps:,.0f}", f"{msgs:,.0f}",
                       ms(r["p50_us"]), ms(r["p99_us"]), err_txt, rss(r["peak_rss_kb"]),
@@ -48,6 +50,8 @@ def main(path):
     print("  ".join("-" * w for w in widths))
     for row in table:
         print(fmt(row))
+    for note in notes:
+        print(note)
     for r in rows:
         if len(r.get("runs_rps", [])) > 1:
             print(f"# {r['system']}/{r['scenario']}: median of {len(r['runs_rps'])} runs; req/s per run: "

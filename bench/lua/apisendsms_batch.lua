@@ -16,3 +16,11 @@ function request()
     '], "text": "Hello from the benchmark", "from": "BENCH"}'
   return wrk.format("POST", "/v1/messages", headers, body)
 end
+
+-- A 202 whose body lists "errors" accepted only part of the batch: count those.
+partial = 0
+function response(status, headers, body)
+  if status >= 200 and status < 300 and body and string.find(body, '"errors"', 1, true) then
+    partial = partial + 1
+  end
+end

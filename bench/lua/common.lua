@@ -22,13 +22,18 @@ function done(summary, latency, requests)
   local path = os.getenv("WRK_RESULT")
   if not path or path == "" then return end
   local e = summary.errors
+  -- 2xx answers that still reported per-recipient errors (counted by scripts with a response() hook)
+  local partial = 0
+  for _, t in ipairs(threads) do
+    partial = partial + (tonumber(t:get("partial")) or 0)
+  end
   local f = assert(io.open(path, "w"))
   f:write(string.format(
     '{"requests": %d, "duration_us": %d, "bytes": %d, "non2xx": %d, ' ..
-    '"err_connect": %d, "err_read": %d, "err_write": %d, "err_timeout": %d, ' ..
+    '"err_connect": %d, "err_read": %d, "err_write": %d, "err_timeout": %d, "partial_2xx": %d, ' ..
     '"lat_mean_us": %.1f, "lat_max_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "p999_us": %d}\n',
     summary.requests, summary.duration, summary.bytes, e.status,
-    e.connect, e.read, e.write, e.timeout,
+    e.connect, e.read, e.write, e.timeout, partial,
     latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
     latency:percentile(99), latency:percentile(99.9)))
   f:close()
