@@ -32,6 +32,9 @@ use quick_xml::Reader;
 
 const MAX_DEPTH: usize = 64;
 
+/// The path named for faults outside any element.
+const DOCUMENT: &str = "(document)";
+
 /// An element: local name, attributes by local name, text content and child elements.
 #[derive(Debug, Default)]
 struct Node {
@@ -99,6 +102,9 @@ fn open_path(stack: &[Node]) -> String {
         (Some("Document"), _) => 1,
         _ => 0,
     };
+    if parts.is_empty() {
+        return DOCUMENT.to_owned();
+    }
     if parts.len() <= skip {
         return parts.join("/");
     }
@@ -145,7 +151,7 @@ fn read_tree(text: &str) -> Result<Node, StatementError> {
             Event::Start(start) => {
                 if root.is_some() && stack.is_empty() {
                     return Err(err(
-                        "",
+                        DOCUMENT,
                         Fault::Malformed("content after the root element".into()),
                     ));
                 }
@@ -165,7 +171,7 @@ fn read_tree(text: &str) -> Result<Node, StatementError> {
                     None if root.is_none() => root = Some(node),
                     None => {
                         return Err(err(
-                            "",
+                            DOCUMENT,
                             Fault::Malformed("content after the root element".into()),
                         ))
                     }
@@ -174,7 +180,7 @@ fn read_tree(text: &str) -> Result<Node, StatementError> {
             Event::End(_) => {
                 // quick-xml has already checked that the end tag matches the open element.
                 let Some(node) = stack.pop() else {
-                    return Err(err("", Fault::Malformed("unexpected end tag".into())));
+                    return Err(err(DOCUMENT, Fault::Malformed("unexpected end tag".into())));
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(node),
@@ -190,7 +196,7 @@ fn read_tree(text: &str) -> Result<Node, StatementError> {
                     None if text.trim().is_empty() => {}
                     None => {
                         return Err(err(
-                            "",
+                            DOCUMENT,
                             Fault::Malformed("text outside the root element".into()),
                         ))
                     }
@@ -221,7 +227,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Statement, StatementError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
         err(
-            "",
+            DOCUMENT,
             Fault::Malformed(format!("not UTF-8 at byte {}", e.valid_up_to())),
         )
     })?;
@@ -229,7 +235,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Statement, StatementError> {
     if root.name != "Document" {
         return Err(err(
             root.name.clone(),
-            Fault::BadValue("root element is not Document".into()),
+            Fault::Malformed("the root element is not Document".into()),
         ));
     }
     let body = root

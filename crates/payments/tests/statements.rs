@@ -273,6 +273,18 @@ fn camt_structure_faults() {
         b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt/></Document>",
         "camt.053 Stmt: missing",
     );
+    check_error(
+        b"<Other xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"/>",
+        "camt.053 Other: malformed: the root element is not Document",
+    );
+    check_error(
+        b"<Document xmlns=\"camt.053\"><BkToCstmrStmt/></Document>trailing",
+        "camt.053 (document): malformed: text outside the root element",
+    );
+    check_error(
+        b"<Document xmlns=\"camt.053\"/><Document/>",
+        "camt.053 (document): malformed: content after the root element",
+    );
     let mut not_utf8 = fixture("camt053_v02.xml");
     let at = not_utf8.windows(4).position(|w| w == b"Jan ").unwrap();
     not_utf8[at] = 0xFF;
