@@ -95,6 +95,9 @@ fn abo_statement() {
 
 #[test]
 fn abo_corrupt_files_name_line_and_field() {
+    let truncated = parse(&fixture("abo_truncated.gpc")).unwrap_err();
+    assert_eq!(truncated.fault(), Some(&Fault::RecordLength { found: 60 }));
+    assert_eq!(StatementError::UnknownFormat.fault(), None);
     check_error(
         &fixture("abo_truncated.gpc"),
         "ABO line 6, column 1 (record): record is 60 bytes long, expected 128",
