@@ -1,1 +1,40 @@
-//! placeholder
+//! The HTTP API of apisendsms, version 1.
+//!
+//! - [`router`] builds the axum router from an [`AppState`].
+//! - [`keys`] makes and hashes API keys (the key is shown once; only its SHA-256 is stored).
+//! - [`error`] is the one error type of the HTTP edge, rendered as RFC 9457 problem+json.
+//! - `messages`, `account` and `ops` are the resource modules; `openapi.json` documents them.
+//!
+//! Invariant: this is the only crate that knows the JSON wire format of the API.
+//! Boundary: handlers turn request data into domain types (`Msisdn`, `SenderId`, `Money`) and
+//! hand them to the store; they do not talk to carriers.
+#![forbid(unsafe_code)]
+
+mod account;
+pub mod error;
+pub mod keys;
+mod messages;
+mod metrics;
+mod ops;
+mod state;
+mod timefmt;
+
+pub use metrics::ApiMetrics;
+pub use state::{ApiSettings, AppState};
+
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/messages", post(messages::send).get(messages::list))
+        .route("/v1/messages/preview", post(messages::preview))
+        .route("/v1/messages/{id}", get(messages::get_one).delete(messages::cancel))
+        .route("/v1/balance", get(account::balance))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .with_state(state)
+}

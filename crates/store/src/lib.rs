@@ -1,1 +1,255 @@
-//! placeholder
+//! Storage of apisendsms on SQLite or PostgreSQL, chosen by the database URL.
+//!
+//! One code path serves both backends through sqlx's `Any` driver; the few statements whose
+//! SQL differs (claiming work with `FOR UPDATE SKIP LOCKED`) are chosen by [`Backend`] in one
+//! place. Each backend has its own migration tree under `migrations/`.
+//!
+//! Writes of accepted messages go through a group-commit writer ([`Store::submit`]): requests
+//! that arrive together share one transaction, so one fsync makes many `202 Accepted` answers
+//! durable. On SQLite every write uses a single connection (SQLite has one writer anyway);
+//! reads use a separate pool.
+//!
+//! Invariant: `accounts.balance_cents` and `accounts.reserved_cents` always equal the sums of
+//! `ledger_entries`, which is append-only (triggers refuse UPDATE and DELETE).
+//! Boundary: this crate knows SQL and nothing of HTTP, JSON or SMPP.
+#![forbid(unsafe_code)]
+
+mod accounts;
+mod dispatch;
+mod messages;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use accounts::Balance;
+pub use dispatch::{Claimed, Receipt, SendResult};
+pub use messages::{
+    Idempotency,
+    CancelOutcome, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission, SubmitOutcome,
+};
+
+/// The database behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite: or postgres:, got {0:?}")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("could not create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the storage writer has stopped")]
+    WriterGone,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Tuning of the storage layer.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for reads (and for writes on PostgreSQL).
+    pub max_connections: u32,
+    /// How many submissions one group commit takes at most.
+    pub max_group: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            max_group: 512,
+        }
+    }
+}
+
+/// The storage handle; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+    writer: tokio::sync::mpsc::Sender<writer::Job>,
+}
+
+static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens (and for SQLite creates) the database, applies migrations and starts the writer.
+    pub async fn connect(url: &str, opts: StoreOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_with_create(url)?;
+                let options = AnyConnectOptions::from_str(&url)?;
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options.clone())
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_lazy_with(options);
+                (write, read)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                (pool.clone(), pool)
+            }
+        };
+        match backend {
+            Backend::Sqlite => MIGRATOR_SQLITE.run(&write).await?,
+            Backend::Postgres => MIGRATOR_POSTGRES.run(&write).await?,
+        }
+        let writer = writer::spawn(backend, write.clone(), opts.max_group);
+        Ok(Store {
+            backend,
+            write,
+            read,
+            writer,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes the pools after the writer drained what it was given.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// `sqlite://./data/x.db` -> makes sure `./data` exists and asks SQLite to create the file.
+fn sqlite_url_with_create(url: &str) -> Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+    }
+    let mut out = format!("sqlite://{path}");
+    match query {
+        Some(q) if q.contains("mode=") => out.push_str(&format!("?{q}")),
+        Some(q) => out.push_str(&format!("?{q}&mode=rwc")),
+        None => out.push_str("?mode=rwc"),
+    }
+    Ok(out)
+}
+
+/// Builds `($1,$2,..),($n+1,..)` for a multi-row insert of `rows` rows of `cols` columns.
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = 1;
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&n.to_string());
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Current UTC time in microseconds since the Unix epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_cell() {
+        assert_eq!(values_placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
+        assert_eq!(values_placeholders(1, 1), "($1)");
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/db.sqlite");
+        let url = format!("sqlite://{}", p.display());
+        assert_eq!(sqlite_url_with_create(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.path().join("sub").is_dir());
+        assert_eq!(
+            sqlite_url_with_create("sqlite::memory:?mode=memory").unwrap(),
+            "sqlite://:memory:?mode=memory"
+        );
+    }
+}
+

@@ -1,0 +1,448 @@
+//! `/v1/messages`: send, preview, read, list, cancel.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::{MessageId, MessageStatus, Money};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sms::{Encoding, Msisdn, SenderId, TextError, TextOptions};
+use store::{CancelOutcome, MessageFilter, MessageRecord, NewMessage, Submission, SubmitOutcome};
+
+use crate::error::ApiError;
+use crate::state::{AppState, Authenticated};
+use crate::timefmt::{parse_rfc3339, to_rfc3339};
+
+const MAX_CLIENT_REF: usize = 128;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// How far ahead a message may be scheduled.
+const MAX_SCHEDULE_AHEAD_US: i64 = 366 * 24 * 3600 * 1_000_000;
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Recipients {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    to: Recipients,
+    text: String,
+    from: Option<String>,
+    scheduled_at: Option<String>,
+    validity_s: Option<u64>,
+    client_ref: Option<String>,
+    #[serde(default)]
+    allow_transliteration: bool,
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    id: MessageId,
+    to: &'a str,
+    status: MessageStatus,
+    encoding: Encoding,
+    parts: u32,
+    price_czk: Money,
+}
+
+#[derive(Serialize)]
+struct SendResponse<'a> {
+    messages: Vec<Accepted<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<serde_json::Value>,
+}
+
+/// Reads a JSON body, turning every failure into a problem the client can act on.
+fn parse_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<(T, Bytes), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large("the request body is over the size limit")
+        } else {
+            ApiError::malformed(rejection.body_text())
+        }
+    })?;
+    let value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
+    Ok((value, body))
+}
+
+fn text_error(e: TextError) -> ApiError {
+    let slug = match e {
+        TextError::TooLong { .. } => "text-too-long",
+        _ => "invalid-text",
+    };
+    ApiError::invalid(slug, "text", e.to_string())
+}
+
+fn now_us() -> i64 {
+    store::now_us()
+}
+
+/// `POST /v1/messages`
+pub async fn send(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = send_inner(&state, account, &headers, body).await;
+    let status = match &result {
+        Ok(r) => r.status(),
+        Err(e) => e.status(),
+    };
+    state
+        .metrics()
+        .submit_responses
+        .get_or_create(&crate::metrics::StatusLabel { status: status.as_u16() })
+        .inc();
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn send_inner(
+    state: &AppState,
+    account: domain::AccountId,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    state.check_rate(account)?;
+    let (req, raw): (SendRequest, Bytes) = parse_body(body)?;
+    let settings = state.settings();
+    let now = now_us();
+
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid-idempotency-key",
+                        "Idempotency-Key",
+                        format!("the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+                    )
+                })?;
+            Some(store::Idempotency {
+                key: key.to_owned(),
+                request_hash: hex::encode(Sha256::digest(&raw)),
+            })
+        }
+    };
+
+    let opts = TextOptions {
+        allow_transliteration: req.allow_transliteration,
+        max_parts: settings.max_parts,
+        ..TextOptions::default()
+    };
+    let analysis = sms::analyse(&req.text, &opts).map_err(text_error)?;
+    let sender = SenderId::parse(req.from.as_deref().unwrap_or(&settings.default_sender))
+        .map_err(|e| ApiError::invalid("invalid-sender", "from", e.to_string()))?;
+    let scheduled_at = match &req.scheduled_at {
+        None => None,
+        Some(s) => {
+            let t = parse_rfc3339(s).ok_or_else(|| {
+                ApiError::invalid("invalid-time", "scheduled_at", "scheduled_at must be an RFC 3339 time")
+            })?;
+            if t > now + MAX_SCHEDULE_AHEAD_US {
+                return Err(ApiError::invalid(
+                    "invalid-time",
+                    "scheduled_at",
+                    "scheduled_at may be at most one year ahead",
+                ));
+            }
+            // A time in the past means "now".
+            (t > now).then_some(t)
+        }
+    };
+    let validity = match req.validity_s {
+        None => settings.default_validity,
+        Some(s) if (60..=settings.max_validity.as_secs()).contains(&s) => std::time::Duration::from_secs(s),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid-validity",
+                "validity_s",
+                format!("validity_s must be between 60 and {}", settings.max_validity.as_secs()),
+            ))
+        }
+    };
+    if let Some(r) = &req.client_ref {
+        if r.chars().count() > MAX_CLIENT_REF {
+            return Err(ApiError::invalid(
+                "invalid-client-ref",
+                "client_ref",
+                format!("client_ref has at most {MAX_CLIENT_REF} characters"),
+            ));
+        }
+    }
+    let recipients = match req.to {
+        Recipients::One(n) => vec![n],
+        Recipients::Many(v) => v,
+    };
+    if recipients.is_empty() || recipients.len() > settings.max_recipients {
+        return Err(ApiError::invalid(
+            "invalid-recipients",
+            "to",
+            format!("give 1 to {} recipients", settings.max_recipients),
+        ));
+    }
+
+    let price = settings
+        .pricing
+        .price(analysis.parts())
+        .ok_or_else(|| ApiError::invalid("text-too-long", "text", "the price overflows"))?;
+    let due_at = scheduled_at.unwrap_or(now);
+    let expires_at = due_at.saturating_add(i64::try_from(validity.as_micros()).unwrap_or(i64::MAX));
+    let status = if scheduled_at.is_some() {
+        MessageStatus::Scheduled
+    } else {
+        MessageStatus::Queued
+    };
+    let encoding = analysis.encoding();
+    let encoding_name = match encoding {
+        Encoding::Gsm7 => "gsm7",
+        Encoding::Ucs2 => "ucs2",
+    };
+
+    let mut messages = Vec::with_capacity(recipients.len());
+    let mut errors = Vec::new();
+    for (index, raw_number) in recipients.iter().enumerate() {
+        match Msisdn::parse(raw_number, &settings.default_region) {
+            Ok(number) => messages.push(NewMessage {
+                id: MessageId::new(state.ids().next()),
+                to: number.as_str().to_owned(),
+                sender: sender.as_str().to_owned(),
+                body: analysis.text_sent().to_owned(),
+                encoding: encoding_name,
+                parts: analysis.parts(),
+                price,
+                status,
+                client_ref: req.client_ref.clone(),
+                scheduled_at,
+                due_at,
+                expires_at,
+            }),
+            Err(e) => errors.push(json!({
+                "index": index,
+                "to": raw_number,
+                "type": "/problems/invalid-number",
+                "detail": e.to_string(),
+            })),
+        }
+    }
+    if messages.is_empty() {
+        let detail = if recipients.len() == 1 {
+            errors[0]["detail"].as_str().unwrap_or("invalid phone number").to_owned()
+        } else {
+            "no recipient has a valid phone number".to_owned()
+        };
+        return Err(ApiError::invalid("invalid-number", "to", detail).with_errors(errors));
+    }
+
+    let response = SendResponse {
+        messages: messages
+            .iter()
+            .map(|m| Accepted {
+                id: m.id,
+                to: &m.to,
+                status: m.status,
+                encoding,
+                parts: m.parts,
+                price_czk: m.price,
+            })
+            .collect(),
+        errors,
+    };
+    let response = serde_json::to_string(&response).map_err(|e| ApiError::internal(&e))?;
+    let accepted = messages.len() as u64;
+    let submission = Submission {
+        account,
+        submission_id: state.ids().next(),
+        idempotency,
+        messages,
+        response,
+        now,
+    };
+    let response = submission.response.clone();
+    match state.store().submit(submission).await? {
+        SubmitOutcome::Accepted => {
+            state.metrics().messages_accepted.inc_by(accepted);
+            Ok(json_response(StatusCode::ACCEPTED, response))
+        }
+        SubmitOutcome::Replayed { response } => Ok(json_response(StatusCode::ACCEPTED, response)),
+        SubmitOutcome::IdempotencyMismatch => Err(ApiError::conflict(
+            "idempotency-key-reused",
+            "this Idempotency-Key was used before with a different request",
+        )),
+        SubmitOutcome::InsufficientCredit { available, required } => {
+            Err(ApiError::insufficient_credit(available, required))
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewRequest {
+    text: String,
+    #[serde(default)]
+    allow_transliteration: bool,
+}
+
+/// `POST /v1/messages/preview`
+pub async fn preview(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (req, _): (PreviewRequest, _) = parse_body(body)?;
+    let opts = TextOptions {
+        allow_transliteration: req.allow_transliteration,
+        max_parts: state.settings().max_parts,
+        ..TextOptions::default()
+    };
+    let a = sms::analyse(&req.text, &opts).map_err(text_error)?;
+    let price = state.settings().pricing.price(a.parts()).unwrap_or_default();
+    Ok(Json(json!({
+        "encoding": a.encoding(),
+        "parts": a.parts(),
+        "characters": a.characters(),
+        "units": a.units(),
+        "text_sent": a.text_sent(),
+        "price_czk_per_recipient": price,
+    })))
+}
+
+fn message_json(m: &MessageRecord) -> serde_json::Value {
+    json!({
+        "id": m.id,
+        "to": m.to,
+        "from": m.sender,
+        "text": m.body,
+        "status": m.status,
+        "status_reason": m.status_reason,
+        "encoding": m.encoding,
+        "parts": m.parts,
+        "price_czk": m.price,
+        "client_ref": m.client_ref,
+        "scheduled_at": m.scheduled_at.map(to_rfc3339),
+        "expires_at": to_rfc3339(m.expires_at),
+        "created_at": to_rfc3339(m.created_at),
+        "updated_at": to_rfc3339(m.updated_at),
+    })
+}
+
+fn parse_id(raw: &str) -> Result<MessageId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("message"))
+}
+
+/// `GET /v1/messages/{id}`, with the status history.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let m = state
+        .store()
+        .get_message(account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let history: Vec<_> = state
+        .store()
+        .message_events(id)
+        .await?
+        .into_iter()
+        .map(|e| json!({"status": e.status, "reason": e.reason, "at": to_rfc3339(e.at)}))
+        .collect();
+    let mut body = message_json(&m);
+    body["history"] = serde_json::Value::Array(history);
+    Ok(Json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    to: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/messages?status=&to=&since=&until=&limit=&cursor=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let time = |v: &Option<String>, field| {
+        v.as_deref()
+            .map(|s| parse_rfc3339(s).ok_or_else(|| ApiError::invalid("invalid-time", field, "expected an RFC 3339 time")))
+            .transpose()
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("invalid-limit", "limit", "limit must be between 1 and 1000"));
+    }
+    let filter = MessageFilter {
+        status: q
+            .status
+            .as_deref()
+            .map(|s| s.parse().map_err(|_| ApiError::invalid("invalid-status", "status", format!("unknown status {s:?}"))))
+            .transpose()?,
+        to: q
+            .to
+            .as_deref()
+            .map(|n| {
+                Msisdn::parse(n, &state.settings().default_region)
+                    .map(|m| m.as_str().to_owned())
+                    .map_err(|e| ApiError::invalid("invalid-number", "to", e.to_string()))
+            })
+            .transpose()?,
+        since: time(&q.since, "since")?,
+        until: time(&q.until, "until")?,
+        before: q
+            .cursor
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| ApiError::invalid("invalid-cursor", "cursor", "not a cursor from this API")))
+            .transpose()?,
+        limit,
+    };
+    let messages = state.store().list_messages(account, &filter).await?;
+    let next_cursor = (messages.len() == limit as usize)
+        .then(|| messages.last().map(|m| m.id.to_string()))
+        .flatten();
+    Ok(Json(json!({
+        "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// `DELETE /v1/messages/{id}`: cancels a scheduled or queued message.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    match state.store().cancel_message(account, id, now_us()).await? {
+        CancelOutcome::Cancelled => Ok(Json(json!({"id": id, "status": MessageStatus::Cancelled}))),
+        CancelOutcome::NotFound => Err(ApiError::not_found("message")),
+        CancelOutcome::NotCancellable(status) => Err(ApiError::conflict(
+            "not-cancellable",
+            format!("the message is already {status}; only scheduled or queued messages can be cancelled"),
+        )),
+    }
+}

@@ -1,0 +1,164 @@
+//! Shared state of the API and the authentication extractor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use domain::pricing::FlatPricing;
+use domain::rate_limit::TokenBucket;
+use domain::{AccountId, IdGenerator};
+use prometheus_client::registry::Registry;
+use store::Store;
+
+use crate::error::ApiError;
+use crate::{keys, ApiMetrics};
+
+/// What the API needs from the settings.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub pricing: FlatPricing,
+    /// Sender ID when a request names none.
+    pub default_sender: String,
+    /// ISO 3166 region for numbers written without a country code.
+    pub default_region: String,
+    pub default_validity: Duration,
+    pub max_validity: Duration,
+    pub max_recipients: usize,
+    pub max_parts: u32,
+    /// Requests per second per account; 0 = no limit.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            pricing: FlatPricing::new(domain::Money::from_hundredths(90)),
+            default_sender: "apisendsms".into(),
+            default_region: "CZ".into(),
+            default_validity: Duration::from_secs(72 * 3600),
+            max_validity: Duration::from_secs(30 * 24 * 3600),
+            max_recipients: 10_000,
+            max_parts: 10,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    settings: ApiSettings,
+    ids: Arc<IdGenerator>,
+    registry: Arc<Mutex<Registry>>,
+    metrics: ApiMetrics,
+    started: Instant,
+    key_cache: Mutex<HashMap<String, (AccountId, Instant)>>,
+    buckets: Mutex<HashMap<AccountId, TokenBucket>>,
+}
+
+/// How long a verified key is trusted without asking the database again.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        settings: ApiSettings,
+        ids: Arc<IdGenerator>,
+        registry: Arc<Mutex<Registry>>,
+        metrics: ApiMetrics,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                ids,
+                registry,
+                metrics,
+                started: Instant::now(),
+                key_cache: Mutex::new(HashMap::new()),
+                buckets: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn settings(&self) -> &ApiSettings {
+        &self.inner.settings
+    }
+    pub fn ids(&self) -> &IdGenerator {
+        &self.inner.ids
+    }
+    pub fn metrics(&self) -> &ApiMetrics {
+        &self.inner.metrics
+    }
+    pub(crate) fn registry(&self) -> &Mutex<Registry> {
+        &self.inner.registry
+    }
+
+    async fn authenticate(&self, key: &str) -> Result<AccountId, ApiError> {
+        let hash = keys::hash(key);
+        if let Some((account, at)) = self.inner.key_cache.lock().expect("key cache").get(&hash) {
+            if at.elapsed() < KEY_CACHE_TTL {
+                return Ok(*account);
+            }
+        }
+        let account = self
+            .store()
+            .account_for_key_hash(&hash)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        let mut cache = self.inner.key_cache.lock().expect("key cache");
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(hash, (account, Instant::now()));
+        Ok(account)
+    }
+
+    /// Takes one request from the account's rate-limit bucket.
+    pub(crate) fn check_rate(&self, account: AccountId) -> Result<(), ApiError> {
+        let s = &self.inner.settings;
+        if s.rate_limit_per_second == 0 {
+            return Ok(());
+        }
+        let now = u64::try_from(self.inner.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let mut buckets = self.inner.buckets.lock().expect("rate buckets");
+        buckets
+            .entry(account)
+            .or_insert_with(|| TokenBucket::new(s.rate_limit_per_second, s.rate_limit_burst, now))
+            .try_take(1, now)
+            .map_err(|r| ApiError::rate_limited(r.seconds))
+    }
+}
+
+/// The account behind the request's API key.
+pub struct Authenticated(pub AccountId);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        state.authenticate(key).await.map(Authenticated)
+    }
+}
