@@ -426,3 +426,14 @@ proptest! {
         let _ = DeliveryReceipt::parse(&s);
     }
 }
+
+#[test]
+fn default_response_matches_command_id_pairs() {
+    for id in CommandId::ALL {
+        assert_eq!(
+            PduBody::default_response(id).map(|b| b.command_id()),
+            id.response(),
+            "{id:?}"
+        );
+    }
+}

@@ -100,6 +100,29 @@ impl PduBody {
         }
     }
 
+    /// The response body answering `request`, with default fields: what a peer sends
+    /// with a non-zero `command_status`. `None` for responses, `outbind` and
+    /// `alert_notification`, which are not answered.
+    pub fn default_response(request: CommandId) -> Option<PduBody> {
+        use CommandId as C;
+        use PduBody as B;
+        Some(match request {
+            C::BindReceiver => B::BindReceiverResp(BindResp::default()),
+            C::BindTransmitter => B::BindTransmitterResp(BindResp::default()),
+            C::BindTransceiver => B::BindTransceiverResp(BindResp::default()),
+            C::Unbind => B::UnbindResp,
+            C::SubmitSm => B::SubmitSmResp(SubmitSmResp::default()),
+            C::SubmitMulti => B::SubmitMultiResp(SubmitMultiResp::default()),
+            C::DeliverSm => B::DeliverSmResp(DeliverSmResp::default()),
+            C::DataSm => B::DataSmResp(DataSmResp::default()),
+            C::QuerySm => B::QuerySmResp(QuerySmResp::default()),
+            C::CancelSm => B::CancelSmResp,
+            C::ReplaceSm => B::ReplaceSmResp,
+            C::EnquireLink => B::EnquireLinkResp,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         use PduBody as B;
         match self {
