@@ -356,11 +356,21 @@ impl Shared {
     }
 }
 
-/// Handle to an ESME client. Clones share the sessions.
+/// Handle to an ESME client. Clones share the sessions; when the last clone is
+/// dropped the sessions unbind and their tasks end, as after [`Client::close`].
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
     requests: mpsc::Sender<Request>,
+    _last_handle: Arc<CloseOnDrop>,
+}
+
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.closing.send_replace(true);
+    }
 }
 
 impl Client {
@@ -417,6 +427,7 @@ impl Client {
         *shared.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
         (
             Client {
+                _last_handle: Arc::new(CloseOnDrop(shared.clone())),
                 shared,
                 requests: req_tx,
             },

@@ -173,6 +173,71 @@ async fn window_limits_outstanding_requests() {
     }
     assert_eq!(gate.max_seen.load(Ordering::SeqCst), 3);
     assert_eq!(client.state().submitted_total, 10);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(client.state().submitted_last_second, 10);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(client.state().submitted_last_second, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throughput_cap_spaces_submits() {
+    let sim = Sim::new(SimConfig::default());
+    let mut cfg = config();
+    cfg.max_submits_per_second = Some(5);
+    let (client, _events) = Client::connect(cfg, sim_connector(sim.clone()));
+    assert!(client.wait_bound(Duration::from_secs(5)).await);
+    let start = Instant::now();
+    let submits: Vec<_> = (0..10)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move { c.submit(submit_to(&format!("42077711{i:04}"), None)).await })
+        })
+        .collect();
+    for s in submits {
+        s.await.unwrap().unwrap();
+    }
+    // 10 submits at 5/s: the first goes at once, the last 9 x 200 ms later.
+    assert_eq!(start.elapsed().as_millis(), 1800);
+    assert_eq!(sim.stats().unique, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sim_counts_concatenated_parts_and_drops_sessions_on_request() {
+    let sim = Sim::new(SimConfig {
+        disconnect_probability: 1.0,
+        ..SimConfig::default()
+    });
+    let (client, mut events) = Client::connect(config(), sim_connector(sim.clone()));
+    assert!(client.wait_bound(Duration::from_secs(5)).await);
+    let mut part = submit_to("420777000004", None);
+    part.esm_class = esm_class::UDHI;
+    part.short_message = ShortMessage::new(&[5, 0, 3, 0x2A, 2, 1, b'h', b'i'][..]).unwrap();
+    client.submit(part).await.unwrap();
+    loop {
+        match timeout(Duration::from_secs(5), events.recv())
+            .await
+            .unwrap()
+        {
+            Some(Event::Unbound(_)) => break,
+            Some(_) => continue,
+            None => panic!("events closed"),
+        }
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.concatenated_parts, 1);
+    assert_eq!(stats.disconnects, 1);
+    assert!(client.wait_bound(Duration::from_secs(5)).await);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_every_handle_unbinds() {
+    let sim = Sim::new(SimConfig::default());
+    let (client, _events) = Client::connect(config(), sim_connector(sim.clone()));
+    assert!(client.wait_bound(Duration::from_secs(5)).await);
+    assert_eq!(sim.bound_sessions(), 1);
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sim.bound_sessions(), 0);
 }
 
 #[tokio::test(start_paused = true)]
