@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smpp_codec::{
-    Bind, CommandStatus, DeliverSm, DeliveryReceipt, Pdu, PduBody, SubmitSm, INTERFACE_VERSION_34,
+    AddressRange, Bind, CommandStatus, DeliverSm, DeliveryReceipt, FieldError, Password, Pdu,
+    PduBody, SubmitSm, SystemId, SystemType, INTERFACE_VERSION_34,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -103,13 +104,13 @@ pub struct RetryPolicy {
 #[derive(Clone)]
 pub struct ClientConfig {
     /// `system_id` to bind with.
-    pub system_id: String,
+    pub system_id: SystemId,
     /// Password to bind with.
-    pub password: String,
+    pub password: Password,
     /// `system_type`, often empty.
-    pub system_type: String,
+    pub system_type: SystemType,
     /// `address_range` for receivers, often empty.
-    pub address_range: String,
+    pub address_range: AddressRange,
     /// One transceiver, or transmitter plus receiver.
     pub bind_mode: BindMode,
     /// Maximum outstanding requests per transmitting session.
@@ -151,12 +152,14 @@ impl ClientConfig {
     /// Defaults for a transceiver bind: window 10, `enquire_link` every 30 s,
     /// 10 s response timeout, reconnect backoff 1 s doubling to 60 s, no throughput
     /// cap, 5 attempts for temporary failures with 1 s doubling to 30 s between them.
-    pub fn new(system_id: impl Into<String>, password: impl Into<String>) -> Self {
-        ClientConfig {
-            system_id: system_id.into(),
-            password: password.into(),
-            system_type: String::new(),
-            address_range: String::new(),
+    ///
+    /// Fails when `system_id` is over 15 octets or `password` over 8.
+    pub fn new(system_id: &str, password: &str) -> Result<Self, FieldError> {
+        Ok(ClientConfig {
+            system_id: SystemId::try_from(system_id)?,
+            password: Password::try_from(password)?,
+            system_type: SystemType::empty(),
+            address_range: AddressRange::empty(),
             bind_mode: BindMode::Transceiver,
             window: 10,
             enquire_link_interval: Duration::from_secs(30),
@@ -175,7 +178,7 @@ impl ClientConfig {
             },
             event_capacity: 1024,
             max_pdu_len: DEFAULT_MAX_PDU_LEN,
-        }
+        })
     }
 }
 
@@ -494,7 +497,11 @@ impl Client {
             attempt += 1;
             self.shared.take_slot().await;
             let resp = self.request(PduBody::SubmitSm(sm.clone())).await?;
-            let status = resp.command_status;
+            let status = match (&resp.body, resp.command_status) {
+                // generic_nack with status 0 makes no sense; treat it as a failure
+                (PduBody::GenericNack, s) if s.is_ok() => CommandStatus::ESME_RUNKNOWNERR,
+                (_, s) => s,
+            };
             if status.is_ok() {
                 self.shared.record_submit();
                 let message_id = match resp.body {
@@ -626,13 +633,13 @@ async fn bind<C: Connect>(
         .map_err(|_| BindError::Timeout)??;
     let mut conn = Connection::new(stream, config.max_pdu_len);
     let bind = Bind {
-        system_id: config.system_id.as_str().try_into().unwrap_or_default(),
-        password: config.password.as_str().try_into().unwrap_or_default(),
-        system_type: config.system_type.as_str().try_into().unwrap_or_default(),
+        system_id: config.system_id.clone(),
+        password: config.password.clone(),
+        system_type: config.system_type.clone(),
         interface_version: INTERFACE_VERSION_34,
         addr_ton: 0,
         addr_npi: 0,
-        address_range: config.address_range.as_str().try_into().unwrap_or_default(),
+        address_range: config.address_range.clone(),
     };
     let body = match kind {
         BindKind::Transmitter => PduBody::BindTransmitter(bind),

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use smpp_codec::{
     Bind, BindResp, CancelSm, CommandStatus, DataSm, DataSmResp, DeliverSm, Pdu, PduBody, QuerySm,
-    QuerySmResp, SubmitSm, SubmitSmResp, Tlv,
+    QuerySmResp, SubmitSm, SubmitSmResp, SystemId, Tlv,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -57,7 +57,7 @@ impl BindKind {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// `system_id` sent in bind responses.
-    pub system_id: String,
+    pub system_id: SystemId,
     /// Maximum simultaneous connections ([`run`] stops accepting beyond it).
     pub max_connections: usize,
     /// Largest `command_length` accepted; a longer PDU closes the session.
@@ -75,7 +75,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            system_id: "SMSC".into(),
+            system_id: SystemId::try_from("SMSC").unwrap_or_default(),
             max_connections: 256,
             max_pdu_len: DEFAULT_MAX_PDU_LEN,
             bind_timeout: Duration::from_secs(30),
@@ -502,12 +502,7 @@ where
             }),
         };
         let body = BindResp {
-            system_id: self
-                .config
-                .system_id
-                .as_str()
-                .try_into()
-                .unwrap_or_default(),
+            system_id: self.config.system_id.clone(),
             tlvs: vec![Tlv::ScInterfaceVersion(smpp_codec::INTERFACE_VERSION_34)],
         };
         let body = match kind {

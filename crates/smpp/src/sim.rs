@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use smpp_codec::{
-    esm_class, registered_delivery, Bind, CommandStatus, DeliverSm, DeliveryReceipt, MessageState,
-    OctetString, ReceiptDate, ShortMessage, SubmitSm, SubmitSmResp, Tlv, TlvsExt,
+    esm_class, registered_delivery, Bind, CommandStatus, DeliverSm, DeliveryReceipt, FieldError,
+    MessageState, OctetString, ReceiptDate, ShortMessage, SubmitSm, SubmitSmResp, Tlv, TlvsExt,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -91,7 +91,7 @@ impl Default for SimConfig {
             throttle_per_second: None,
             disconnect_probability: 0.0,
             server: ServerConfig {
-                system_id: "SMSCSIM".into(),
+                system_id: "SMSCSIM".try_into().unwrap_or_default(),
                 ..ServerConfig::default()
             },
         }
@@ -125,6 +125,9 @@ pub enum SimError {
     /// No receiver or transceiver session is bound.
     #[error("no receiving session bound")]
     NoReceiver,
+    /// An address is longer than 20 octets or contains NUL.
+    #[error("invalid address: {0}")]
+    InvalidAddress(#[from] FieldError),
     /// The session did not answer.
     #[error(transparent)]
     Deliver(#[from] DeliverError),
@@ -235,10 +238,10 @@ impl Sim {
         let mut sm = DeliverSm {
             source_addr_ton: 1,
             source_addr_npi: 1,
-            source_addr: from.try_into().unwrap_or_default(),
+            source_addr: from.try_into()?,
             dest_addr_ton: 0,
             dest_addr_npi: 0,
-            destination_addr: to.try_into().unwrap_or_default(),
+            destination_addr: to.try_into()?,
             data_coding,
             ..Default::default()
         };

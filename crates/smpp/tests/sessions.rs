@@ -31,7 +31,7 @@ fn sim_connector(sim: Sim) -> impl Connect<Stream = DuplexStream> {
 }
 
 fn config() -> ClientConfig {
-    let mut c = ClientConfig::new("gateway", "secret");
+    let mut c = ClientConfig::new("gateway", "secret").unwrap();
     c.reconnect_backoff = Backoff {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(1),
