@@ -23,7 +23,8 @@ SKIP_BATCH=${SKIP_BATCH:-0}
 KANNEL_SMSC=${KANNEL_SMSC:-fake}         # fake (fakesmsc from kannel-extras) | smpp (bench/smpp_sink.py)
 PORT_BASE=${PORT_BASE:-23000}            # ports PORT_BASE..PORT_BASE+9 are used
 APISENDSMS_BIN=${APISENDSMS_BIN:-$REPO_DIR/target/release/apisendsms}
-APISENDSMS_RUST_LOG=${APISENDSMS_RUST_LOG:-warn}
+APISENDSMS_LOG=${APISENDSMS_LOG:-warn}   # log filter of the service (its default, info, logs more)
+APISENDSMS_DEMO=${APISENDSMS_DEMO:-1}    # 1 = serve --demo: route every message to the built-in simulated carrier
 BUSY_WARN_PCT=${BUSY_WARN_PCT:-10}       # warn when other processes keep the CPUs busier than this
 KEEP_TMP=${KEEP_TMP:-0}                  # 1 = keep the temp dir (configs, logs, DB)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/results}   # where the summary is saved
@@ -350,8 +351,10 @@ start_apisendsms() {
   API_KEY=$(printf '%s\n' "$out" | grep '^{' | tail -1 | jq -r '.api_key // empty')
   [[ -n $API_KEY ]] || die "accounts create printed no api_key: $out"
   export APISENDSMS_KEY=$API_KEY
-  APISENDSMS_RATE_LIMIT_PER_SECOND=0 RUST_LOG=$APISENDSMS_RUST_LOG \
-    start_bg apisendsms "$APISENDSMS_BIN" serve --http "127.0.0.1:$APISENDSMS_PORT" --database-url "$db"
+  local serve_args=(serve --http "127.0.0.1:$APISENDSMS_PORT" --database-url "$db")
+  [[ $APISENDSMS_DEMO == 1 ]] && serve_args+=(--demo)
+  APISENDSMS_RATE_LIMIT_PER_SECOND=0 RUST_LOG=$APISENDSMS_LOG \
+    start_bg apisendsms "$APISENDSMS_BIN" "${serve_args[@]}"
   API_PID=$LAST_PID
   SERVER_PIDS=("$API_PID")
   wait_until "$READY_TIMEOUT" "apisendsms /healthz" curl -sf --max-time 2 "http://127.0.0.1:$APISENDSMS_PORT/healthz" ||
@@ -367,6 +370,14 @@ api_probe() { # api_probe BODY : one request, must be 202
   [[ $code == 202 ]] || die "apisendsms probe answered $code"
 }
 
+api_status_counts() { # api_status_counts DB_FILE : {"queued": n, ...} from the messages table, best effort
+  "$PYTHON" - "$1" <<'PY' 2>/dev/null || echo '{}'
+import json, sqlite3, sys
+con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=10)
+print(json.dumps(dict(con.execute("SELECT status, COUNT(*) FROM messages GROUP BY status").fetchall())))
+PY
+}
+
 bench_apisendsms() {
   log "=== apisendsms ==="
   [[ -x $APISENDSMS_BIN ]] || die "$APISENDSMS_BIN not found (cargo build --release -p gateway), or set SKIP_APISENDSMS=1"
@@ -375,16 +386,23 @@ bench_apisendsms() {
   start_apisendsms "$WORK/api-single"
   api_probe '{"to": "+420777000000", "text": "probe", "from": "BENCH"}'
   run_wrk apisendsms single "$CONNECTIONS" 1 "$BENCH_DIR/lua/apisendsms_single.lua" "$url"
-  record apisendsms single "$CONNECTIONS" 1 "$(vmhwm_kb "$API_PID")"
+  local rss counts
+  rss=$(vmhwm_kb "$API_PID")
   stop_pid "$API_PID"
+  counts=$(api_status_counts "$WORK/api-single/bench.db")
+  log "message states in the database after the run (warm-up included): $counts"
+  record apisendsms single "$CONNECTIONS" 1 "$rss" "$(jq -nc --argjson c "$counts" '{statuses: $c}')"
 
   if [[ $SKIP_BATCH != 1 ]]; then
     start_apisendsms "$WORK/api-batch"
     api_probe '{"to": ["+420777000001", "+420777000002"], "text": "probe", "from": "BENCH"}'
     run_wrk apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" \
       "$BENCH_DIR/lua/apisendsms_batch.lua" "$url"
-    record apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" "$(vmhwm_kb "$API_PID")"
+    rss=$(vmhwm_kb "$API_PID")
     stop_pid "$API_PID"
+    counts=$(api_status_counts "$WORK/api-batch/bench.db")
+    log "message states in the database after the run (warm-up included): $counts"
+    record apisendsms batch "$BATCH_CONNECTIONS" "$BATCH_SIZE" "$rss" "$(jq -nc --argjson c "$counts" '{statuses: $c}')"
   fi
 }
 
@@ -392,7 +410,7 @@ bench_apisendsms() {
 command -v jq >/dev/null || apt_install jq
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
-export BATCH_SIZE KANNEL_USER KANNEL_PASS
+export BATCH_SIZE KANNEL_USER KANNEL_PASS APISENDSMS_LOG
 
 log "work dir $WORK; DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT CONNECTIONS=$CONNECTIONS BATCH_CONNECTIONS=$BATCH_CONNECTIONS BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS"
 [[ $SKIP_KANNEL == 1 ]] || bench_kannel

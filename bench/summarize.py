@@ -58,6 +58,9 @@ def main(path):
                   + ", ".join(f"{x:,}" for x in r["runs_rps"]))
         if r.get("rss_detail"):
             print(f"# {r['system']} peak RSS = {r['rss_detail']}")
+        if r.get("statuses"):
+            print(f"# {r['system']}/{r['scenario']} message states after the run (warm-up included): "
+                  + ", ".join(f"{k} {v:,}" for k, v in sorted(r["statuses"].items())))
         if "delivered_incl_warmup" in r:
             print(f"# {r['system']}: {r['delivered_incl_warmup']} messages reached the {r['smsc']} SMSC"
                   " (warm-up + measured window)")
