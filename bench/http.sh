@@ -27,7 +27,7 @@ APISENDSMS_LOG=${APISENDSMS_LOG:-warn}   # log filter of the service (its defaul
 APISENDSMS_DEMO=${APISENDSMS_DEMO:-1}    # 1 = serve --demo: route every message to the built-in simulated carrier
 BUSY_WARN_PCT=${BUSY_WARN_PCT:-10}       # warn when other processes keep the CPUs busier than this
 KEEP_TMP=${KEEP_TMP:-0}                  # 1 = keep the temp dir (configs, logs, DB)
-OUT_DIR=${OUT_DIR:-$BENCH_DIR/results}   # where the summary is saved
+OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}   # where the summary is saved
 PYTHON=${PYTHON:-python3}
 
 KANNEL_ADMIN_PORT=$((PORT_BASE + 0))
