@@ -255,6 +255,14 @@ pub enum RequestError {
     /// The client is closed.
     #[error("client closed")]
     Closed,
+    /// The response could not be decoded (the status says why); the outcome is unknown.
+    #[error("malformed response: {0}")]
+    MalformedResponse(CommandStatus),
+}
+
+/// True when a malformed PDU was a response (bit 31 of `command_id` set).
+pub(crate) fn is_response(e: &smpp_codec::DecodeError) -> bool {
+    e.command_id.is_some_and(|id| id & 0x8000_0000 != 0)
 }
 
 /// The outcome of a submit that failed.
@@ -784,6 +792,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                         }
                     }
                     Ok(None) => break End::Lost("closed by the SMSC".into()),
+                    Err(ConnError::Malformed(e)) if is_response(&e) => {
+                        // A response is never nacked; fail the request it answers.
+                        warn!(error = %e, "malformed response");
+                        let seq = e.sequence_number.unwrap_or(0);
+                        if let Some((_, Pending::Request(reply))) = self.pending.remove(&seq) {
+                            let _ = reply.send(Err(RequestError::MalformedResponse(e.status())));
+                        }
+                    }
                     Err(ConnError::Malformed(e)) => {
                         let nack = Pdu::generic_nack(e.sequence_number.unwrap_or(0), e.status());
                         if let Err(e) = self.conn.write_pdu(&nack).await {

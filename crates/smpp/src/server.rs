@@ -160,6 +160,9 @@ pub enum DeliverError {
     /// The bind is a transmitter, which receives nothing.
     #[error("session is bound as transmitter")]
     NotReceiver,
+    /// The response could not be decoded.
+    #[error("malformed deliver_sm_resp")]
+    MalformedResponse,
 }
 
 enum Command {
@@ -322,6 +325,14 @@ where
                     match read {
                         Ok(Some(pdu)) => self.on_pdu(pdu, &resp_tx).await,
                         Ok(None) => Flow::Close,
+                        Err(ConnError::Malformed(e)) if crate::client::is_response(&e) => {
+                            warn!(error = %e, "malformed response");
+                            let seq = e.sequence_number.unwrap_or(0);
+                            if let Some((_, reply)) = self.pending.remove(&seq) {
+                                let _ = reply.send(Err(DeliverError::MalformedResponse));
+                            }
+                            Flow::Continue
+                        }
                         Err(ConnError::Malformed(e)) => {
                             debug!(error = %e, "malformed PDU, answering generic_nack");
                             let nack = Pdu::generic_nack(e.sequence_number.unwrap_or(0), e.status());

@@ -587,3 +587,81 @@ async fn server_shutdown_unbinds_sessions_and_returns() {
     }
     client.close().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn malformed_response_fails_the_request_without_a_nack() {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<DuplexStream>();
+    let connector = move || {
+        let tx = conn_tx.clone();
+        async move {
+            let (a, b) = duplex(1 << 16);
+            tx.send(b).unwrap();
+            Ok::<_, io::Error>(a)
+        }
+    };
+    let (client, _events) = Client::connect(config(), connector);
+    let mut smsc = conn_rx.recv().await.unwrap();
+    let bind = read_raw(&mut smsc).await.unwrap();
+    let resp = PduBody::BindTransceiverResp(BindResp::default());
+    smsc.write_all(&Pdu::new(bind.sequence_number, resp).to_bytes())
+        .await
+        .unwrap();
+    let c = client.clone();
+    let submit = tokio::spawn(async move { c.submit(submit_to("1", None)).await });
+    let sm = read_raw(&mut smsc).await.unwrap();
+    // submit_sm_resp whose message_id has no NUL terminator
+    let mut bad = vec![0, 0, 0, 19, 0x80, 0, 0, 4, 0, 0, 0, 0];
+    bad.extend_from_slice(&sm.sequence_number.to_be_bytes());
+    bad.extend_from_slice(b"abc");
+    smsc.write_all(&bad).await.unwrap();
+    let err = submit.await.unwrap().unwrap_err();
+    assert!(matches!(
+        err,
+        SubmitError::Request(smpp::client::RequestError::MalformedResponse(_))
+    ));
+    // the session is still up and nothing was sent back for the bad response
+    smsc.write_all(&Pdu::new(77, PduBody::EnquireLink).to_bytes())
+        .await
+        .unwrap();
+    let next = read_raw(&mut smsc).await.unwrap();
+    assert_eq!(next.body, PduBody::EnquireLinkResp);
+    assert_eq!(next.sequence_number, 77);
+}
+
+#[tokio::test]
+async fn connection_limit_holds_further_connections_until_one_ends() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = SimConfig::default();
+    config.server.max_connections = 1;
+    let sim = Sim::new(config);
+    let s = sim.clone();
+    tokio::spawn(async move { s.run(listener, std::future::pending()).await });
+
+    let mut first = TcpStream::connect(addr).await.unwrap();
+    let bind = |seq| {
+        Pdu::new(
+            seq,
+            PduBody::BindTransceiver(Bind {
+                system_id: "a".try_into().unwrap(),
+                ..Default::default()
+            }),
+        )
+        .to_bytes()
+    };
+    first.write_all(&bind(1)).await.unwrap();
+    let mut buf = [0u8; 64];
+    assert!(first.read(&mut buf).await.unwrap() > 0);
+
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    second.write_all(&bind(1)).await.unwrap();
+    let waited = timeout(Duration::from_millis(300), second.read(&mut buf)).await;
+    assert!(waited.is_err(), "second session must wait for a free slot");
+    drop(first);
+    let n = timeout(Duration::from_secs(5), second.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(n >= 16);
+    assert_eq!(&buf[4..8], &[0x80, 0, 0, 9]);
+}
