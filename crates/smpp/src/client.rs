@@ -183,6 +183,9 @@ impl ClientConfig {
 }
 
 /// Something that happened on a session.
+///
+/// `Bound` and `Unbound` are informational and dropped when the channel is full;
+/// read [`Client::state`] for the authoritative state.
 #[derive(Debug)]
 pub enum Event {
     /// A session bound.

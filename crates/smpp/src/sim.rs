@@ -1,4 +1,4 @@
-//! An SMSC simulator on top of [`server`](crate::server), for tests and local development.
+//! An SMSC simulator on top of the [`server`] module, for tests and local development.
 //!
 //! - Accepts any bind, or only the configured `system_id`/`password`.
 //! - Answers `submit_sm` with unique message ids and, when `registered_delivery` asks for
