@@ -8,7 +8,10 @@ use crate::error::ApiError;
 use crate::state::{AppState, Authenticated};
 
 /// `GET /v1/balance`
-pub async fn balance(State(state): State<AppState>, Authenticated(account): Authenticated) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn balance(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let b = state
         .store()
         .balance(account)

@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/messages", post(messages::send).get(messages::list))
         .route("/v1/messages/preview", post(messages::preview))
-        .route("/v1/messages/{id}", get(messages::get_one).delete(messages::cancel))
+        .route(
+            "/v1/messages/{id}",
+            get(messages::get_one).delete(messages::cancel),
+        )
         .route("/v1/balance", get(account::balance))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -60,7 +60,9 @@ struct SendResponse<'a> {
 }
 
 /// Reads a JSON body, turning every failure into a problem the client can act on.
-fn parse_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<(T, Bytes), ApiError> {
+fn parse_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(T, Bytes), ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large("the request body is over the size limit")
@@ -68,7 +70,8 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection
             ApiError::malformed(rejection.body_text())
         }
     })?;
-    let value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
+    let value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
     Ok((value, body))
 }
 
@@ -99,7 +102,9 @@ pub async fn send(
     state
         .metrics()
         .submit_responses
-        .get_or_create(&crate::metrics::StatusLabel { status: status.as_u16() })
+        .get_or_create(&crate::metrics::StatusLabel {
+            status: status.as_u16(),
+        })
         .inc();
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -148,7 +153,11 @@ async fn send_inner(
         None => None,
         Some(s) => {
             let t = parse_rfc3339(s).ok_or_else(|| {
-                ApiError::invalid("invalid-time", "scheduled_at", "scheduled_at must be an RFC 3339 time")
+                ApiError::invalid(
+                    "invalid-time",
+                    "scheduled_at",
+                    "scheduled_at must be an RFC 3339 time",
+                )
             })?;
             if t > now + MAX_SCHEDULE_AHEAD_US {
                 return Err(ApiError::invalid(
@@ -163,12 +172,17 @@ async fn send_inner(
     };
     let validity = match req.validity_s {
         None => settings.default_validity,
-        Some(s) if (60..=settings.max_validity.as_secs()).contains(&s) => std::time::Duration::from_secs(s),
+        Some(s) if (60..=settings.max_validity.as_secs()).contains(&s) => {
+            std::time::Duration::from_secs(s)
+        }
         Some(_) => {
             return Err(ApiError::invalid(
                 "invalid-validity",
                 "validity_s",
-                format!("validity_s must be between 60 and {}", settings.max_validity.as_secs()),
+                format!(
+                    "validity_s must be between 60 and {}",
+                    settings.max_validity.as_secs()
+                ),
             ))
         }
     };
@@ -238,7 +252,10 @@ async fn send_inner(
     }
     if messages.is_empty() {
         let detail = if recipients.len() == 1 {
-            errors[0]["detail"].as_str().unwrap_or("invalid phone number").to_owned()
+            errors[0]["detail"]
+                .as_str()
+                .unwrap_or("invalid phone number")
+                .to_owned()
         } else {
             "no recipient has a valid phone number".to_owned()
         };
@@ -273,6 +290,7 @@ async fn send_inner(
     match state.store().submit(submission).await? {
         SubmitOutcome::Accepted => {
             state.metrics().messages_accepted.inc_by(accepted);
+            state.wake_dispatcher();
             Ok(json_response(StatusCode::ACCEPTED, response))
         }
         SubmitOutcome::Replayed { response } => Ok(json_response(StatusCode::ACCEPTED, response)),
@@ -280,14 +298,20 @@ async fn send_inner(
             "idempotency-key-reused",
             "this Idempotency-Key was used before with a different request",
         )),
-        SubmitOutcome::InsufficientCredit { available, required } => {
-            Err(ApiError::insufficient_credit(available, required))
-        }
+        SubmitOutcome::InsufficientCredit {
+            available,
+            required,
+        } => Err(ApiError::insufficient_credit(available, required)),
     }
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -311,7 +335,11 @@ pub async fn preview(
         ..TextOptions::default()
     };
     let a = sms::analyse(&req.text, &opts).map_err(text_error)?;
-    let price = state.settings().pricing.price(a.parts()).unwrap_or_default();
+    let price = state
+        .settings()
+        .pricing
+        .price(a.parts())
+        .unwrap_or_default();
     Ok(Json(json!({
         "encoding": a.encoding(),
         "parts": a.parts(),
@@ -389,18 +417,30 @@ pub async fn list(
     let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
     let time = |v: &Option<String>, field| {
         v.as_deref()
-            .map(|s| parse_rfc3339(s).ok_or_else(|| ApiError::invalid("invalid-time", field, "expected an RFC 3339 time")))
+            .map(|s| {
+                parse_rfc3339(s).ok_or_else(|| {
+                    ApiError::invalid("invalid-time", field, "expected an RFC 3339 time")
+                })
+            })
             .transpose()
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("invalid-limit", "limit", "limit must be between 1 and 1000"));
+        return Err(ApiError::invalid(
+            "invalid-limit",
+            "limit",
+            "limit must be between 1 and 1000",
+        ));
     }
     let filter = MessageFilter {
         status: q
             .status
             .as_deref()
-            .map(|s| s.parse().map_err(|_| ApiError::invalid("invalid-status", "status", format!("unknown status {s:?}"))))
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ApiError::invalid("invalid-status", "status", format!("unknown status {s:?}"))
+                })
+            })
             .transpose()?,
         to: q
             .to
@@ -416,7 +456,11 @@ pub async fn list(
         before: q
             .cursor
             .as_deref()
-            .map(|c| c.parse().map_err(|_| ApiError::invalid("invalid-cursor", "cursor", "not a cursor from this API")))
+            .map(|c| {
+                c.parse().map_err(|_| {
+                    ApiError::invalid("invalid-cursor", "cursor", "not a cursor from this API")
+                })
+            })
             .transpose()?,
         limit,
     };

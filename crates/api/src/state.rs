@@ -11,6 +11,7 @@ use domain::rate_limit::TokenBucket;
 use domain::{AccountId, IdGenerator};
 use prometheus_client::registry::Registry;
 use store::Store;
+use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::{keys, ApiMetrics};
@@ -62,6 +63,7 @@ struct Inner {
     ids: Arc<IdGenerator>,
     registry: Arc<Mutex<Registry>>,
     metrics: ApiMetrics,
+    queue_wake: Arc<Notify>,
     started: Instant,
     key_cache: Mutex<HashMap<String, (AccountId, Instant)>>,
     buckets: Mutex<HashMap<AccountId, TokenBucket>>,
@@ -77,6 +79,7 @@ impl AppState {
         ids: Arc<IdGenerator>,
         registry: Arc<Mutex<Registry>>,
         metrics: ApiMetrics,
+        queue_wake: Arc<Notify>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -85,6 +88,7 @@ impl AppState {
                 ids,
                 registry,
                 metrics,
+                queue_wake,
                 started: Instant::now(),
                 key_cache: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
@@ -103,6 +107,10 @@ impl AppState {
     }
     pub fn metrics(&self) -> &ApiMetrics {
         &self.inner.metrics
+    }
+    /// Tells the dispatcher that new messages are queued.
+    pub(crate) fn wake_dispatcher(&self) {
+        self.inner.queue_wake.notify_one();
     }
     pub(crate) fn registry(&self) -> &Mutex<Registry> {
         &self.inner.registry
@@ -150,7 +158,10 @@ pub struct Authenticated(pub AccountId);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let key = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -71,7 +71,10 @@ pub struct IdGenerator {
 impl IdGenerator {
     /// `node` must be unique among the nodes sharing one database (0..1024).
     pub fn new(node: u16) -> Self {
-        assert!(u32::from(node) < (1 << NODE_BITS), "node id must be below 1024");
+        assert!(
+            u32::from(node) < (1 << NODE_BITS),
+            "node id must be below 1024"
+        );
         Self {
             node: u64::from(node),
             last: AtomicU64::new(0),
@@ -84,7 +87,12 @@ impl IdGenerator {
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
             let candidate = if now > prev { now } else { prev + 1 };
-            match self.last.compare_exchange_weak(prev, candidate, Ordering::AcqRel, Ordering::Relaxed) {
+            match self.last.compare_exchange_weak(
+                prev,
+                candidate,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     let millis = candidate >> SEQ_BITS;
                     let seq = candidate & ((1 << SEQ_BITS) - 1);

@@ -98,7 +98,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn check(input: &str, expected: Result<i64, MoneyError>) {
-        assert_eq!(Money::parse(input).map(Money::hundredths), expected, "input {input:?}");
+        assert_eq!(
+            Money::parse(input).map(Money::hundredths),
+            expected,
+            "input {input:?}"
+        );
     }
 
     #[test]
@@ -113,7 +117,9 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_plain_decimal() {
-        for bad in ["", "1.", ".5", "1.234", "1e3", "1,20", "abc", "--1", "+1", "1.2.3", "NaN"] {
+        for bad in [
+            "", "1.", ".5", "1.234", "1e3", "1,20", "abc", "--1", "+1", "1.2.3", "NaN",
+        ] {
             check(bad, Err(MoneyError::Format));
         }
         check("99999999999999999999", Err(MoneyError::Overflow));

@@ -32,6 +32,9 @@ mod tests {
         let p = FlatPricing::new(Money::from_hundredths(90));
         assert_eq!(p.price(1), Some(Money::from_hundredths(90)));
         assert_eq!(p.price(3), Some(Money::from_hundredths(270)));
-        assert_eq!(FlatPricing::new(Money::from_hundredths(i64::MAX)).price(2), None);
+        assert_eq!(
+            FlatPricing::new(Money::from_hundredths(i64::MAX)).price(2),
+            None
+        );
     }
 }

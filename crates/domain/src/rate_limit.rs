@@ -19,7 +19,10 @@ pub struct RetryAfter {
 impl TokenBucket {
     /// A full bucket. `rate` must be above zero.
     pub fn new(rate: u32, burst: u32, now_us: u64) -> Self {
-        assert!(rate > 0, "a zero rate means no limit; do not build a bucket for it");
+        assert!(
+            rate > 0,
+            "a zero rate means no limit; do not build a bucket for it"
+        );
         let burst = burst.max(1);
         Self {
             rate,
@@ -34,7 +37,8 @@ impl TokenBucket {
         let elapsed = now_us.saturating_sub(self.last_us);
         self.last_us = self.last_us.max(now_us);
         let cap = u64::from(self.burst) * 1_000_000;
-        self.micro_tokens = (self.micro_tokens + elapsed.saturating_mul(u64::from(self.rate))).min(cap);
+        self.micro_tokens =
+            (self.micro_tokens + elapsed.saturating_mul(u64::from(self.rate))).min(cap);
         // A request larger than the burst is charged the whole burst: it passes when the bucket
         // is full instead of never.
         let need = u64::from(n.min(self.burst)) * 1_000_000;

@@ -30,7 +30,12 @@ impl RouteTable {
                 return Err(RouteError::BadPrefix(r.prefix.clone()));
             }
         }
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then(a.priority.cmp(&b.priority)));
+        routes.sort_by(|a, b| {
+            b.prefix
+                .len()
+                .cmp(&a.prefix.len())
+                .then(a.priority.cmp(&b.priority))
+        });
         Ok(Self { routes })
     }
 
@@ -84,7 +89,10 @@ mod tests {
 
     #[test]
     fn longest_prefix_first_then_priority_then_shorter() {
-        check("420777123456", &["cz-mobile", "cz-main", "cz-backup", "world"]);
+        check(
+            "420777123456",
+            &["cz-mobile", "cz-main", "cz-backup", "world"],
+        );
         check("420602123456", &["cz-main", "cz-backup", "world"]);
         check("421905123456", &["world"]);
     }

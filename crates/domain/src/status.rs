@@ -78,7 +78,10 @@ impl MessageStatus {
 
     /// Whether a message in this state was handed to a carrier, so its price is charged.
     pub fn is_charged(self) -> bool {
-        matches!(self, Self::Sent | Self::Delivered | Self::Undeliverable | Self::Expired)
+        matches!(
+            self,
+            Self::Sent | Self::Delivered | Self::Undeliverable | Self::Expired
+        )
     }
 
     /// Whether the state machine allows `self -> next`.
@@ -87,7 +90,9 @@ impl MessageStatus {
         match (self, next) {
             (Scheduled, Queued | Sending | Cancelled | Expired | Blocked) => true,
             (Queued, Sending | Cancelled | Expired | Blocked) => true,
-            (Sending, Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired) => true,
+            (Sending, Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired) => {
+                true
+            }
             (Sent, Delivered | Undeliverable | Expired | Rejected) => true,
             _ => false,
         }
@@ -142,8 +147,14 @@ mod tests {
 
     #[test]
     fn only_waiting_messages_can_be_cancelled() {
-        let cancellable: Vec<_> = MessageStatus::ALL.into_iter().filter(|s| s.is_cancellable()).collect();
-        assert_eq!(cancellable, [MessageStatus::Scheduled, MessageStatus::Queued]);
+        let cancellable: Vec<_> = MessageStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_cancellable())
+            .collect();
+        assert_eq!(
+            cancellable,
+            [MessageStatus::Scheduled, MessageStatus::Queued]
+        );
         for st in cancellable {
             assert!(st.can_become(MessageStatus::Cancelled));
         }

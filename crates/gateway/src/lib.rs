@@ -1,1 +1,413 @@
-//! placeholder
+//! The `apisendsms` binary: command line, settings, telemetry, and the wiring of the store,
+//! the HTTP API and the background workers, with a graceful shutdown.
+//!
+//! Boundary: the only crate that knows every other crate; it holds no business rules.
+#![forbid(unsafe_code)]
+
+pub mod settings;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use domain::routing::{Route, RouteTable};
+use domain::{AccountId, IdGenerator, Money};
+use prometheus_client::registry::Registry;
+use settings::{ConnectorSettings, RouteSettings, Settings};
+use store::{Store, StoreOptions};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use workers::sim_carrier::{SimCarrier, SimCarrierConfig};
+use workers::{Connector, Dispatcher, DispatcherConfig, WorkerMetrics};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "apisendsms",
+    version,
+    about = "SMS gateway with its privacy promises built in"
+)]
+pub struct Cli {
+    /// TOML settings file.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long, global = true, env = "APISENDSMS_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the service.
+    Serve {
+        /// HTTP listen address.
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// Create a demo account and route every message to the built-in simulated carrier.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Customer accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// API keys.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountsCommand {
+    /// Create an account and its first API key; prints JSON with `account_id` and `api_key`.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Initial credit, e.g. "500.00".
+        #[arg(long, default_value = "0")]
+        credit_czk: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeysCommand {
+    /// Create another API key; prints JSON with `account_id` and `api_key` (shown only now).
+    Create {
+        #[arg(long)]
+        account: i64,
+    },
+}
+
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        settings.database_url = url.clone();
+    }
+    init_tracing(&settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { http, demo } => {
+                if let Some(http) = http {
+                    settings.http = http;
+                }
+                serve(settings, demo).await
+            }
+            Command::Accounts {
+                command:
+                    AccountsCommand::Create {
+                        email,
+                        name,
+                        credit_czk,
+                    },
+            } => {
+                let credit = Money::parse(&credit_czk)
+                    .context("--credit-czk must be an amount such as 500.00")?;
+                anyhow::ensure!(!credit.is_negative(), "--credit-czk cannot be negative");
+                let store = connect(&settings).await?;
+                let ids = IdGenerator::new(settings.node_id);
+                let account = AccountId::new(ids.next());
+                store
+                    .create_account(account, &email, &name, credit, store::now_us())
+                    .await
+                    .context("creating the account")?;
+                let key = new_api_key(&store, &ids, account).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({"account_id": account, "api_key": key})
+                );
+                Ok(())
+            }
+            Command::ApiKeys {
+                command: ApiKeysCommand::Create { account },
+            } => {
+                let store = connect(&settings).await?;
+                let account = AccountId::new(account);
+                anyhow::ensure!(store.account_exists(account).await?, "no account {account}");
+                let ids = IdGenerator::new(settings.node_id);
+                let key = new_api_key(&store, &ids, account).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({"account_id": account, "api_key": key})
+                );
+                Ok(())
+            }
+        }
+    })
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("APISENDSMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(&settings.database_url, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening the database {}", redact(&settings.database_url)))
+}
+
+/// The database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn new_api_key(
+    store: &Store,
+    ids: &IdGenerator,
+    account: AccountId,
+) -> anyhow::Result<String> {
+    let key = api::keys::generate();
+    store
+        .create_api_key(
+            ids.next(),
+            account,
+            &api::keys::hash(&key),
+            &api::keys::display_prefix(&key),
+            store::now_us(),
+        )
+        .await
+        .context("storing the API key")?;
+    Ok(key)
+}
+
+const DEMO_EMAIL: &str = "demo@apisendsms.local";
+
+/// Creates the demo account once; each start rotates its API key and prints the new one.
+async fn demo_account(store: &Store, ids: &IdGenerator) -> anyhow::Result<()> {
+    let account = match store.account_by_email(DEMO_EMAIL).await? {
+        Some(a) => a,
+        None => {
+            let a = AccountId::new(ids.next());
+            store
+                .create_account(
+                    a,
+                    DEMO_EMAIL,
+                    "Demo",
+                    Money::from_hundredths(100_000),
+                    store::now_us(),
+                )
+                .await?;
+            a
+        }
+    };
+    store.revoke_api_keys(account, store::now_us()).await?;
+    let key = new_api_key(store, ids, account).await?;
+    println!("demo account {account}, API key (replaced at every --demo start): {key}");
+    Ok(())
+}
+
+async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let store = connect(&settings).await?;
+    let ids = Arc::new(IdGenerator::new(settings.node_id));
+    let node = i64::from(settings.node_id);
+    let requeued = store.requeue_in_doubt(node, store::now_us()).await?;
+    if requeued > 0 {
+        tracing::warn!(
+            requeued,
+            "messages left in sending by the previous run are queued again"
+        );
+    }
+    if demo {
+        demo_account(&store, &ids).await?;
+        if settings.connectors.is_empty() {
+            settings.connectors.push(ConnectorSettings::Sim {
+                name: "sim".into(),
+                receipt_delay_ms: 200,
+                undeliverable_per_mille: 0,
+            });
+            settings.routes.push(RouteSettings {
+                prefix: String::new(),
+                connector: "sim".into(),
+                priority: 0,
+            });
+        }
+    }
+
+    let mut registry = Registry::default();
+    let api_metrics = api::ApiMetrics::register(&mut registry);
+    let worker_metrics = WorkerMetrics::register(&mut registry);
+    let registry = Arc::new(Mutex::new(registry));
+
+    let (events_tx, events_rx) = mpsc::channel(100_000);
+    let connectors: Vec<Arc<dyn Connector>> = settings
+        .connectors
+        .iter()
+        .map(|c| match c {
+            ConnectorSettings::Sim {
+                name,
+                receipt_delay_ms,
+                undeliverable_per_mille,
+            } => Arc::new(SimCarrier::new(
+                SimCarrierConfig {
+                    name: name.clone(),
+                    receipt_delay: Duration::from_millis(*receipt_delay_ms),
+                    undeliverable_per_mille: *undeliverable_per_mille,
+                },
+                events_tx.clone(),
+            )) as Arc<dyn Connector>,
+        })
+        .collect();
+    drop(events_tx);
+    let routes = RouteTable::new(
+        settings
+            .routes
+            .iter()
+            .map(|r| Route {
+                prefix: r.prefix.clone(),
+                connector: r.connector.clone(),
+                priority: r.priority,
+            })
+            .collect(),
+    )?;
+    for r in routes.routes() {
+        anyhow::ensure!(
+            connectors.iter().any(|c| c.name() == r.connector),
+            "route {:?} names an unknown connector {:?}",
+            r.prefix,
+            r.connector
+        );
+    }
+
+    let shutdown = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        routes,
+        connectors,
+        DispatcherConfig {
+            node,
+            batch: settings.dispatch.batch,
+            concurrency: settings.dispatch.concurrency,
+            lease: Duration::from_secs(settings.dispatch.lease_s),
+            max_attempts: settings.dispatch.max_attempts,
+            ..DispatcherConfig::default()
+        },
+        worker_metrics.clone(),
+    ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..settings.dispatch.workers.max(1) {
+        tasks.spawn(dispatcher.clone().run(wake.clone(), shutdown.clone()));
+    }
+    tasks.spawn(workers::receipts::run(
+        store.clone(),
+        events_rx,
+        worker_metrics.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(workers::maintenance::run(
+        store.clone(),
+        Duration::from_secs(1),
+        worker_metrics,
+        shutdown.clone(),
+    ));
+
+    let api_settings = api::ApiSettings {
+        pricing: domain::pricing::FlatPricing::new(
+            Money::parse(&settings.price_per_part_czk)
+                .context("price_per_part_czk must be an amount")?,
+        ),
+        default_sender: settings.default_sender.clone(),
+        default_region: settings.default_region.clone(),
+        default_validity: Duration::from_secs(settings.default_validity_s),
+        max_parts: settings.max_parts,
+        max_recipients: settings.max_recipients,
+        rate_limit_per_second: settings.rate_limit_per_second,
+        rate_limit_burst: settings
+            .rate_limit_burst
+            .max(settings.rate_limit_per_second),
+        body_limit_bytes: settings.body_limit_bytes,
+        ..api::ApiSettings::default()
+    };
+    let state = api::AppState::new(
+        store.clone(),
+        api_settings,
+        ids,
+        registry,
+        api_metrics,
+        wake,
+    );
+    let app = api::router(state).layer(axum::extract::DefaultBodyLimit::max(
+        settings.body_limit_bytes,
+    ));
+    let listener = tokio::net::TcpListener::bind(settings.http)
+        .await
+        .with_context(|| format!("binding {}", settings.http))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %redact(&settings.database_url), "apisendsms listening");
+    println!("apisendsms listening on http://{addr}");
+
+    let signal_token = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests and the batches in hand");
+        signal_token.cancel();
+    });
+    let http_token = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { http_token.cancelled().await })
+        .await
+        .context("HTTP server")?;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -37,7 +37,16 @@ impl Store {
             return Err(StoreError::Conflict("an account with this e-mail"));
         }
         if credit.hundredths() > 0 {
-            ledger_entry(&mut tx, id, "topup", credit.hundredths(), 0, "initial credit", now).await?;
+            ledger_entry(
+                &mut tx,
+                id,
+                "topup",
+                credit.hundredths(),
+                0,
+                "initial credit",
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -83,12 +92,26 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every live key of the account; returns how many.
+    pub async fn revoke_api_keys(&self, account: AccountId, now: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(account.get())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The account owning a live (not revoked) key with this hash.
     pub async fn account_for_key_hash(&self, key_hash: &str) -> Result<Option<AccountId>> {
-        let row = sqlx::query("SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(
+            "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.read)
+        .await?;
         row.map(|r| r.try_get::<i64, _>("account_id").map(AccountId::new))
             .transpose()
             .map_err(Into::into)
@@ -109,9 +132,24 @@ impl Store {
     }
 
     /// Adds credit (a bank transfer, a staff adjustment).
-    pub async fn top_up(&self, account: AccountId, amount: Money, reference: &str, now: i64) -> Result<()> {
+    pub async fn top_up(
+        &self,
+        account: AccountId,
+        amount: Money,
+        reference: &str,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        ledger_entry(&mut tx, account, "topup", amount.hundredths(), 0, reference, now).await?;
+        ledger_entry(
+            &mut tx,
+            account,
+            "topup",
+            amount.hundredths(),
+            0,
+            reference,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -166,7 +204,9 @@ pub(crate) async fn ledger_entry(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(StoreError::Corrupt(format!("ledger entry for unknown account {account}")));
+        return Err(StoreError::Corrupt(format!(
+            "ledger entry for unknown account {account}"
+        )));
     }
     Ok(())
 }

@@ -74,7 +74,13 @@ const CLAIM_RETURNING: &str =
 
 impl Store {
     /// Claims up to `limit` due messages for this node until `lease_until`.
-    pub async fn claim_due(&self, node: i64, now: i64, lease_until: i64, limit: u32) -> Result<Vec<Claimed>> {
+    pub async fn claim_due(
+        &self,
+        node: i64,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Claimed>> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -150,7 +156,11 @@ impl Store {
                         events.push((id.get(), MessageStatus::Sent, None, now));
                     }
                 }
-                SendResult::Retry { id, reason, retry_at } => {
+                SendResult::Retry {
+                    id,
+                    reason,
+                    retry_at,
+                } => {
                     let done = sqlx::query(
                         "UPDATE messages SET status = 'queued', status_reason = $1, due_at = $2, claimed_by = NULL, \
                          claimed_until = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending'",
@@ -194,13 +204,30 @@ impl Store {
         insert_event_rows(&mut tx, &events).await?;
         for (account, (amount, n)) in charges {
             if amount > 0 {
-                ledger_entry(&mut tx, account, "charge", 0, -amount, &format!("{n} messages sent"), now).await?;
+                ledger_entry(
+                    &mut tx,
+                    account,
+                    "charge",
+                    0,
+                    -amount,
+                    &format!("{n} messages sent"),
+                    now,
+                )
+                .await?;
             }
         }
         for (account, (amount, n)) in releases {
             if amount > 0 {
-                ledger_entry(&mut tx, account, "release", amount, -amount, &format!("{n} messages not sent"), now)
-                    .await?;
+                ledger_entry(
+                    &mut tx,
+                    account,
+                    "release",
+                    amount,
+                    -amount,
+                    &format!("{n} messages not sent"),
+                    now,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -231,11 +258,13 @@ impl Store {
             match row {
                 Some(row) => events.push((row.try_get("id")?, r.status, r.reason.as_deref(), now)),
                 None => {
-                    let known = sqlx::query("SELECT id FROM messages WHERE connector = $1 AND smsc_id = $2")
-                        .bind(r.connector.as_str())
-                        .bind(r.smsc_id.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    let known = sqlx::query(
+                        "SELECT id FROM messages WHERE connector = $1 AND smsc_id = $2",
+                    )
+                    .bind(r.connector.as_str())
+                    .bind(r.smsc_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     if known.is_none() {
                         sqlx::query(
                             "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
@@ -272,7 +301,9 @@ impl Store {
             receipts.push(Receipt {
                 connector: r.try_get("connector")?,
                 smsc_id: r.try_get("smsc_id")?,
-                status: status.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                status: status
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
                 reason: r.try_get("reason")?,
             });
         }
@@ -315,13 +346,22 @@ impl Store {
         let mut ids = Vec::with_capacity(rows.len());
         for r in &rows {
             ids.push(r.try_get::<i64, _>("id")?);
-            *releases.entry(r.try_get("account_id")?).or_default() += r.try_get::<i64, _>("price_cents")?;
+            *releases.entry(r.try_get("account_id")?).or_default() +=
+                r.try_get::<i64, _>("price_cents")?;
         }
         insert_events(&mut tx, &ids, MessageStatus::Expired, Some(REASON), now).await?;
         for (account, amount) in releases {
             if amount > 0 {
-                ledger_entry(&mut tx, AccountId::new(account), "release", amount, -amount, "messages expired", now)
-                    .await?;
+                ledger_entry(
+                    &mut tx,
+                    AccountId::new(account),
+                    "release",
+                    amount,
+                    -amount,
+                    "messages expired",
+                    now,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -330,14 +370,24 @@ impl Store {
 
     /// After a restart: this node's messages left in `sending` go back to the queue at once.
     pub async fn requeue_in_doubt(&self, node: i64, now: i64) -> Result<usize> {
-        self.requeue_where("claimed_by = $1", node, now, "in doubt after a restart; sent again with the same id")
-            .await
+        self.requeue_where(
+            "claimed_by = $1",
+            node,
+            now,
+            "in doubt after a restart; sent again with the same id",
+        )
+        .await
     }
 
     /// Takes back messages whose claim lease ran out (their node died).
     pub async fn recover_expired_leases(&self, now: i64) -> Result<usize> {
-        self.requeue_where("claimed_until < $1", now, now, "claim lease expired; sent again with the same id")
-            .await
+        self.requeue_where(
+            "claimed_until < $1",
+            now,
+            now,
+            "claim lease expired; sent again with the same id",
+        )
+        .await
     }
 
     async fn requeue_where(&self, cond: &str, arg: i64, now: i64, reason: &str) -> Result<usize> {
@@ -346,7 +396,12 @@ impl Store {
              updated_at = $3 WHERE status = 'sending' AND {cond} RETURNING id"
         );
         let mut tx = self.write.begin().await?;
-        let rows = sqlx::query(&sql).bind(arg).bind(reason).bind(now).fetch_all(&mut *tx).await?;
+        let rows = sqlx::query(&sql)
+            .bind(arg)
+            .bind(reason)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
         let ids = rows
             .iter()
             .map(|r| r.try_get::<i64, _>("id"))
@@ -364,7 +419,10 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let s: String = r.try_get("status")?;
-                Ok((s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?, r.try_get("n")?))
+                Ok((
+                    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                    r.try_get("n")?,
+                ))
             })
             .collect()
     }

@@ -28,8 +28,8 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::Balance;
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use messages::{
-    Idempotency,
-    CancelOutcome, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission, SubmitOutcome,
+    CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
+    SubmitOutcome,
 };
 
 /// The database behind a [`Store`].
@@ -244,7 +244,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/db.sqlite");
         let url = format!("sqlite://{}", p.display());
-        assert_eq!(sqlite_url_with_create(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert_eq!(
+            sqlite_url_with_create(&url).unwrap(),
+            format!("{url}?mode=rwc")
+        );
         assert!(dir.path().join("sub").is_dir());
         assert_eq!(
             sqlite_url_with_create("sqlite::memory:?mode=memory").unwrap(),
@@ -252,4 +255,3 @@ mod tests {
         );
     }
 }
-

@@ -126,9 +126,12 @@ fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
         sender: r.try_get("sender")?,
         body: r.try_get("body")?,
         encoding: r.try_get("encoding")?,
-        parts: u32::try_from(r.try_get::<i64, _>("parts")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        parts: u32::try_from(r.try_get::<i64, _>("parts")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         price: Money::from_hundredths(r.try_get("price_cents")?),
-        status: status.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        status: status
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
         status_reason: r.try_get("status_reason")?,
         client_ref: r.try_get("client_ref")?,
         scheduled_at: r.try_get("scheduled_at")?,
@@ -146,14 +149,22 @@ impl Store {
     pub async fn submit(&self, submission: Submission) -> Result<SubmitOutcome> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.writer
-            .send(writer::Job { submission, reply: tx })
+            .send(writer::Job {
+                submission,
+                reply: tx,
+            })
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    pub async fn get_message(&self, account: AccountId, id: MessageId) -> Result<Option<MessageRecord>> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND account_id = $2");
+    pub async fn get_message(
+        &self,
+        account: AccountId,
+        id: MessageId,
+    ) -> Result<Option<MessageRecord>> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND account_id = $2");
         let row = sqlx::query(&sql)
             .bind(id.get())
             .bind(account.get())
@@ -164,15 +175,19 @@ impl Store {
 
     /// The status history of a message, oldest first.
     pub async fn message_events(&self, id: MessageId) -> Result<Vec<MessageEvent>> {
-        let rows = sqlx::query("SELECT status, reason, at FROM message_events WHERE message_id = $1 ORDER BY id")
-            .bind(id.get())
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT status, reason, at FROM message_events WHERE message_id = $1 ORDER BY id",
+        )
+        .bind(id.get())
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
                 Ok(MessageEvent {
-                    status: status.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                    status: status
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
                     reason: r.try_get("reason")?,
                     at: r.try_get("at")?,
                 })
@@ -180,7 +195,11 @@ impl Store {
             .collect()
     }
 
-    pub async fn list_messages(&self, account: AccountId, f: &MessageFilter) -> Result<Vec<MessageRecord>> {
+    pub async fn list_messages(
+        &self,
+        account: AccountId,
+        f: &MessageFilter,
+    ) -> Result<Vec<MessageRecord>> {
         let mut sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE account_id = $1");
         let mut n = 1;
         let mut next = |cond: &str, sql: &mut String| {
@@ -202,7 +221,10 @@ impl Store {
         if f.before.is_some() {
             next("id <", &mut sql);
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            f.limit.clamp(1, 1000)
+        ));
         let mut q = sqlx::query(&sql).bind(account.get());
         if let Some(s) = f.status {
             q = q.bind(s.as_str());
@@ -224,7 +246,12 @@ impl Store {
     }
 
     /// Cancels a message that is still scheduled or queued and releases its reserved price.
-    pub async fn cancel_message(&self, account: AccountId, id: MessageId, now: i64) -> Result<CancelOutcome> {
+    pub async fn cancel_message(
+        &self,
+        account: AccountId,
+        id: MessageId,
+        now: i64,
+    ) -> Result<CancelOutcome> {
         let mut tx = self.write.begin().await?;
         let row = sqlx::query(
             "UPDATE messages SET status = 'cancelled', status_reason = 'cancelled by the customer', updated_at = $1 \
@@ -243,9 +270,25 @@ impl Store {
             });
         };
         let price: i64 = row.try_get("price_cents")?;
-        insert_events(&mut tx, &[id.get()], MessageStatus::Cancelled, Some("cancelled by the customer"), now).await?;
+        insert_events(
+            &mut tx,
+            &[id.get()],
+            MessageStatus::Cancelled,
+            Some("cancelled by the customer"),
+            now,
+        )
+        .await?;
         if price > 0 {
-            ledger_entry(&mut tx, account, "release", price, -price, &format!("message {id} cancelled"), now).await?;
+            ledger_entry(
+                &mut tx,
+                account,
+                "release",
+                price,
+                -price,
+                &format!("message {id} cancelled"),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(CancelOutcome::Cancelled)
@@ -268,7 +311,10 @@ pub(crate) async fn insert_events(
 pub(crate) type EventRow<'a> = (i64, MessageStatus, Option<&'a str>, i64);
 
 /// Records status changes, many rows per statement.
-pub(crate) async fn insert_event_rows(conn: &mut sqlx::AnyConnection, rows: &[EventRow<'_>]) -> Result<()> {
+pub(crate) async fn insert_event_rows(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[EventRow<'_>],
+) -> Result<()> {
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO message_events (message_id, status, reason, at) VALUES {}",
@@ -276,7 +322,11 @@ pub(crate) async fn insert_event_rows(conn: &mut sqlx::AnyConnection, rows: &[Ev
         );
         let mut q = sqlx::query(&sql);
         for (id, status, reason, at) in chunk {
-            q = q.bind(*id).bind(status.as_str()).bind(reason.map(str::to_owned)).bind(*at);
+            q = q
+                .bind(*id)
+                .bind(status.as_str())
+                .bind(reason.map(str::to_owned))
+                .bind(*at);
         }
         q.execute(&mut *conn).await?;
     }

@@ -99,7 +99,10 @@ async fn accept_one(conn: &mut sqlx::AnyConnection, sub: &Submission) -> Result<
             });
         }
     }
-    let total = sub.total_price().unwrap_or(Money::from_hundredths(i64::MAX)).hundredths();
+    let total = sub
+        .total_price()
+        .unwrap_or(Money::from_hundredths(i64::MAX))
+        .hundredths();
     if total > 0 {
         let reserved = sqlx::query(
             "UPDATE accounts SET balance_cents = balance_cents - $1, reserved_cents = reserved_cents + $1 \
@@ -180,7 +183,10 @@ async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -
         }
         q.execute(&mut *conn).await?;
     }
-    let events: Vec<EventRow<'_>> = rows.iter().map(|(s, m)| (m.id.get(), m.status, None, s.now)).collect();
+    let events: Vec<EventRow<'_>> = rows
+        .iter()
+        .map(|(s, m)| (m.id.get(), m.status, None, s.now))
+        .collect();
     insert_event_rows(conn, &events).await?;
     Ok(())
 }

@@ -1,0 +1,166 @@
+//! Settings: built-in defaults, then the TOML file (`--config`), then `APISENDSMS_*`
+//! environment variables (nested keys with `__`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub http: SocketAddr,
+    pub database_url: String,
+    /// Unique per node when several nodes share one PostgreSQL database (0..1024).
+    pub node_id: u16,
+    pub price_per_part_czk: String,
+    pub default_sender: String,
+    pub default_region: String,
+    pub default_validity_s: u64,
+    pub max_parts: u32,
+    pub max_recipients: usize,
+    /// Requests per second per account; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub body_limit_bytes: usize,
+    pub dispatch: DispatchSettings,
+    pub connectors: Vec<ConnectorSettings>,
+    pub routes: Vec<RouteSettings>,
+    /// "text" or "json".
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatchSettings {
+    /// Dispatcher loops per node.
+    pub workers: usize,
+    pub batch: u32,
+    pub concurrency: usize,
+    pub lease_s: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ConnectorSettings {
+    /// The in-process simulated carrier.
+    Sim {
+        name: String,
+        #[serde(default = "default_receipt_delay_ms")]
+        receipt_delay_ms: u64,
+        #[serde(default)]
+        undeliverable_per_mille: u32,
+    },
+}
+
+fn default_receipt_delay_ms() -> u64 {
+    200
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// E.164 digits without '+'; "" matches every number.
+    #[serde(default)]
+    pub prefix: String,
+    pub connector: String,
+    #[serde(default)]
+    pub priority: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: "127.0.0.1:8080".parse().expect("valid address"),
+            database_url: "sqlite://./data/apisendsms.db".into(),
+            node_id: 0,
+            price_per_part_czk: "0.90".into(),
+            default_sender: "apisendsms".into(),
+            default_region: "CZ".into(),
+            default_validity_s: 72 * 3600,
+            max_parts: 10,
+            max_recipients: 10_000,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            body_limit_bytes: 1024 * 1024,
+            dispatch: DispatchSettings::default(),
+            connectors: Vec::new(),
+            routes: Vec::new(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch: 500,
+            concurrency: 256,
+            lease_s: 300,
+            max_attempts: 12,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(config: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("APISENDSMS_").split("__"));
+        fig.extract().context("invalid settings")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                r#"
+                database_url = "sqlite://from-file.db"
+                rate_limit_per_second = 5
+                [[connectors]]
+                kind = "sim"
+                name = "a"
+                [[routes]]
+                prefix = "420"
+                connector = "a"
+                "#,
+            )?;
+            jail.set_env("APISENDSMS_RATE_LIMIT_PER_SECOND", "0");
+            jail.set_env("APISENDSMS_DISPATCH__WORKERS", "3");
+            let s = Settings::load(Some(Path::new("c.toml"))).expect("settings");
+            assert_eq!(s.database_url, "sqlite://from-file.db");
+            assert_eq!(s.rate_limit_per_second, 0);
+            assert_eq!(s.dispatch.workers, 3);
+            assert_eq!(s.routes[0].prefix, "420");
+            assert_eq!(s.http.port(), 8080);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "databse_url = \"typo\"")?;
+            assert!(Settings::load(Some(Path::new("c.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,46 @@
+//! The interface of delivery channels.
+
+use async_trait::async_trait;
+use domain::{AccountId, MessageId};
+
+/// A message handed to a connector.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub id: MessageId,
+    pub account: AccountId,
+    /// E.164 with '+'.
+    pub to: String,
+    pub sender: String,
+    pub body: String,
+    /// "gsm7" or "ucs2".
+    pub encoding: String,
+    pub parts: u32,
+    /// Unix microseconds after which the carrier should give up.
+    pub expires_at: i64,
+}
+
+/// What a connector says about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The carrier took it and gave it this id (receipts name it).
+    Accepted { smsc_id: String },
+    /// Try again later (throttled, queue full, connection lost).
+    Temporary { reason: String },
+    /// Will never work (bad number, refused content).
+    Permanent { reason: String },
+}
+
+/// What connectors report without being asked.
+#[derive(Debug, Clone)]
+pub enum ConnectorEvent {
+    Receipt(store::Receipt),
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// The name routes refer to.
+    fn name(&self) -> &str;
+    /// Whether it can take messages now; a connector that is down is skipped (failover).
+    fn is_up(&self) -> bool;
+    async fn submit(&self, message: &OutboundMessage) -> Delivery;
+}

@@ -1,0 +1,200 @@
+//! The dispatcher: claims due messages, chooses a connector by the route table (longest prefix,
+//! then priority, skipping connectors that are down), submits, and records what happened.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::routing::RouteTable;
+use domain::MessageStatus;
+use futures::StreamExt;
+use store::{Claimed, SendResult, Store};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::connector::{Connector, Delivery, OutboundMessage};
+use crate::WorkerMetrics;
+
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// Unique among nodes sharing the database.
+    pub node: i64,
+    /// Messages claimed at once.
+    pub batch: u32,
+    /// Submits in flight at once per dispatcher.
+    pub concurrency: usize,
+    /// How long a claim holds before another node may take the message back.
+    pub lease: Duration,
+    /// Sleep when nothing is due (the API wakes the dispatcher sooner).
+    pub idle_poll: Duration,
+    /// Attempts before a temporary failure becomes final.
+    pub max_attempts: u32,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            node: 0,
+            batch: 500,
+            concurrency: 256,
+            lease: Duration::from_secs(300),
+            idle_poll: Duration::from_millis(250),
+            max_attempts: 12,
+        }
+    }
+}
+
+/// What one [`Dispatcher::run_once`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+pub struct Dispatcher {
+    store: Store,
+    routes: RouteTable,
+    connectors: HashMap<String, Arc<dyn Connector>>,
+    config: DispatcherConfig,
+    metrics: WorkerMetrics,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        routes: RouteTable,
+        connectors: Vec<Arc<dyn Connector>>,
+        config: DispatcherConfig,
+        metrics: WorkerMetrics,
+    ) -> Self {
+        let connectors = connectors
+            .into_iter()
+            .map(|c| (c.name().to_owned(), c))
+            .collect();
+        Self {
+            store,
+            routes,
+            connectors,
+            config,
+            metrics,
+        }
+    }
+
+    /// Claims one batch of due messages, submits them and records the results.
+    pub async fn run_once(&self) -> Result<DispatchReport, store::StoreError> {
+        let now = store::now_us();
+        let lease_until =
+            now + i64::try_from(self.config.lease.as_micros()).unwrap_or(i64::MAX / 2);
+        let claimed = self
+            .store
+            .claim_due(self.config.node, now, lease_until, self.config.batch)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(DispatchReport::default());
+        }
+        let sends: Vec<_> = claimed.iter().map(|m| self.send_one(m)).collect();
+        let results: Vec<SendResult> = futures::stream::iter(sends)
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut report = DispatchReport {
+            claimed: claimed.len(),
+            ..DispatchReport::default()
+        };
+        for r in &results {
+            match r {
+                SendResult::Sent { .. } => report.sent += 1,
+                SendResult::Retry { .. } => report.retried += 1,
+                SendResult::Failed { .. } => report.failed += 1,
+            }
+        }
+        self.store.record_results(&results, store::now_us()).await?;
+        self.metrics.outcome("sent", report.sent as u64);
+        self.metrics.outcome("retry", report.retried as u64);
+        self.metrics.outcome("failed", report.failed as u64);
+        Ok(report)
+    }
+
+    async fn send_one(&self, m: &Claimed) -> SendResult {
+        let digits = m.to.trim_start_matches('+');
+        let connector = self
+            .routes
+            .candidates(digits)
+            .filter_map(|name| self.connectors.get(name))
+            .find(|c| c.is_up());
+        let Some(connector) = connector else {
+            return self.retry_or_fail(m, "no route up for this destination".into());
+        };
+        let out = OutboundMessage {
+            id: m.id,
+            account: m.account,
+            to: m.to.clone(),
+            sender: m.sender.clone(),
+            body: m.body.clone(),
+            encoding: m.encoding.clone(),
+            parts: m.parts,
+            expires_at: m.expires_at,
+        };
+        match connector.submit(&out).await {
+            Delivery::Accepted { smsc_id } => SendResult::Sent {
+                id: m.id,
+                account: m.account,
+                price: m.price,
+                connector: connector.name().to_owned(),
+                smsc_id,
+            },
+            Delivery::Temporary { reason } => self.retry_or_fail(m, reason),
+            Delivery::Permanent { reason } => SendResult::Failed {
+                id: m.id,
+                account: m.account,
+                price: m.price,
+                status: MessageStatus::Rejected,
+                reason,
+            },
+        }
+    }
+
+    /// Exponential backoff from 2 s up to 10 min; after `max_attempts`, or past the validity
+    /// period, the message fails.
+    fn retry_or_fail(&self, m: &Claimed, reason: String) -> SendResult {
+        let delay_s = 2u64.saturating_pow(m.attempts.min(10)).min(600);
+        let retry_at = store::now_us() + i64::try_from(delay_s * 1_000_000).unwrap_or(i64::MAX / 2);
+        if m.attempts >= self.config.max_attempts || retry_at >= m.expires_at {
+            SendResult::Failed {
+                id: m.id,
+                account: m.account,
+                price: m.price,
+                status: MessageStatus::Failed,
+                reason: format!("gave up after {} attempts: {reason}", m.attempts),
+            }
+        } else {
+            SendResult::Retry {
+                id: m.id,
+                reason,
+                retry_at,
+            }
+        }
+    }
+
+    /// Runs until `shutdown`: a batch right after another while there is work, otherwise a
+    /// wait for `wake` or the idle poll. The batch in hand is finished before stopping.
+    pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.run_once().await {
+                Ok(r) if r.claimed > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "dispatch failed; retrying"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(self.config.idle_poll) => {}
+            }
+        }
+    }
+}
