@@ -16,6 +16,46 @@ fn msisdn(c: &mut Criterion) {
             b.iter(|| Msisdn::parse(black_box(input), "CZ"))
         });
     }
+    // Numbers from thirty countries: exercises libphonenumber's regex cache.
+    let mixed = [
+        "+420777123456",
+        "+421905123456",
+        "+447911123456",
+        "+12015550123",
+        "+4915123456789",
+        "+33612345678",
+        "+48512345678",
+        "+436641234567",
+        "+393123456789",
+        "+34612345678",
+        "+31612345678",
+        "+32470123456",
+        "+41781234567",
+        "+46701234567",
+        "+4791234567",
+        "+4520123456",
+        "+358401234567",
+        "+36201234567",
+        "+40712345678",
+        "+380501234567",
+        "+79123456789",
+        "+905012345678",
+        "+972501234567",
+        "+919876543210",
+        "+8613812345678",
+        "+819012345678",
+        "+61412345678",
+        "+5511987654321",
+        "+525512345678",
+        "+27821234567",
+    ];
+    group.bench_function("parse 30 countries", |b| {
+        b.iter(|| {
+            for m in mixed {
+                let _ = black_box(Msisdn::parse(black_box(m), "CZ"));
+            }
+        })
+    });
     group.bench_function("from_e164", |b| {
         b.iter(|| Msisdn::from_e164(black_box("+420777123456")))
     });
@@ -30,7 +70,17 @@ fn text(c: &mut Criterion) {
     let mut group = c.benchmark_group("text");
     for (name, text) in [
         ("gsm7 160", "A".repeat(160)),
-        ("ucs2 3 parts", "Příliš žluťoučký kůň ".repeat(8)),
+        (
+            "czech transliterated 168",
+            "Příliš žluťoučký kůň ".repeat(8),
+        ),
+        (
+            "ucs2 cyrillic 168",
+            "Привет, как дела? ".repeat(9)[..]
+                .chars()
+                .take(168)
+                .collect(),
+        ),
     ] {
         group.bench_function(format!("analyse+split {name}"), |b| {
             b.iter(|| {

@@ -43,24 +43,57 @@ pub(crate) enum Septets {
     Extension(u8),
 }
 
+/// Marks an extension code in [`LATIN1`]; absent characters are [`NONE`].
+const EXT_FLAG: u16 = 0x100;
+const NONE: u16 = 0xFFFF;
+
+/// Septet (or extension code | [`EXT_FLAG`]) for every character below U+0100, built from the
+/// tables above so the two cannot disagree.
+const LATIN1: [u16; 256] = {
+    let mut t = [NONE; 256];
+    let mut i = 0;
+    while i < BASIC.len() {
+        let c = BASIC[i] as usize;
+        if i != ESCAPE as usize && c < 256 {
+            t[c] = i as u16;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < EXTENSION.len() {
+        let (code, c) = EXTENSION[j];
+        if (c as usize) < 256 {
+            t[c as usize] = code as u16 | EXT_FLAG;
+        }
+        j += 1;
+    }
+    t
+};
+
 /// Look a character up in the basic and extension tables.
 pub(crate) fn lookup(c: char) -> Option<Septets> {
-    // ASCII letters and digits sit at their ASCII positions; everything else is a short scan.
-    if c.is_ascii_alphanumeric() {
-        return Some(Septets::Basic(c as u8));
+    if let Some(&entry) = LATIN1.get(c as usize) {
+        return match entry {
+            NONE => None,
+            e if e & EXT_FLAG != 0 => Some(Septets::Extension(e as u8)),
+            e => Some(Septets::Basic(e as u8)),
+        };
     }
-    if let Some(code) = EXTENSION
-        .iter()
-        .find(|(_, e)| *e == c)
-        .map(|(code, _)| *code)
-    {
-        return Some(Septets::Extension(code));
+    // Above Latin-1 only the Greek capitals and the euro sign remain.
+    match c {
+        '€' => Some(Septets::Extension(0x65)),
+        'Δ' => Some(Septets::Basic(0x10)),
+        'Φ' => Some(Septets::Basic(0x12)),
+        'Γ' => Some(Septets::Basic(0x13)),
+        'Λ' => Some(Septets::Basic(0x14)),
+        'Ω' => Some(Septets::Basic(0x15)),
+        'Π' => Some(Septets::Basic(0x16)),
+        'Ψ' => Some(Septets::Basic(0x17)),
+        'Σ' => Some(Septets::Basic(0x18)),
+        'Θ' => Some(Septets::Basic(0x19)),
+        'Ξ' => Some(Septets::Basic(0x1A)),
+        _ => None,
     }
-    BASIC
-        .iter()
-        .position(|&b| b == c)
-        .filter(|&i| i != usize::from(ESCAPE))
-        .map(|i| Septets::Basic(i as u8))
 }
 
 /// Whether `c` can be written in GSM-7 (basic or extension table).
@@ -219,6 +252,24 @@ mod tests {
         assert_eq!(encodable.len(), 127);
         for (s, c) in (0u8..128).filter(|&s| s != ESCAPE).zip(encodable) {
             assert_eq!(gsm7_encode(&c.to_string()), Some(vec![s]), "{c:?}");
+        }
+    }
+
+    /// The fast lookup agrees with a plain scan of both tables for every character that could
+    /// possibly be in them.
+    #[test]
+    fn lookup_matches_tables() {
+        fn scan(c: char) -> Option<Septets> {
+            if let Some(&(code, _)) = EXTENSION.iter().find(|(_, e)| *e == c) {
+                return Some(Septets::Extension(code));
+            }
+            (0u8..128)
+                .filter(|&s| s != ESCAPE)
+                .find(|&s| BASIC[usize::from(s)] == c)
+                .map(Septets::Basic)
+        }
+        for c in ('\0'..='\u{FFFF}').chain(['\u{1F600}']) {
+            assert_eq!(lookup(c), scan(c), "{c:?}");
         }
     }
 

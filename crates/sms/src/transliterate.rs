@@ -1,7 +1,7 @@
 //! "Smart encoding": replacing characters GSM-7 lacks with the nearest ones it has.
 
 use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::gsm7::is_gsm7;
 
@@ -15,13 +15,21 @@ use crate::gsm7::is_gsm7;
 /// CJK, emoji) is kept as it was, so the result may still need UCS-2.
 pub fn transliterate(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.nfc() {
-        push_replacement(c, &mut out);
+    let mut scratch = String::new();
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        for c in text.chars() {
+            push_replacement(c, &mut out, &mut scratch);
+        }
+    } else {
+        for c in text.nfc() {
+            push_replacement(c, &mut out, &mut scratch);
+        }
     }
     out
 }
 
-fn push_replacement(c: char, out: &mut String) {
+/// Push the replacement for `c` onto `out`; `scratch` is a reused buffer.
+fn push_replacement(c: char, out: &mut String, scratch: &mut String) {
     if is_gsm7(c) {
         out.push(c);
         return;
@@ -30,22 +38,22 @@ fn push_replacement(c: char, out: &mut String) {
         out.push_str(s);
         return;
     }
-    let mut replaced = String::new();
+    scratch.clear();
     let mut ok = true;
     decompose_compatible(c, |d| {
-        if canonical_combining_class(d) != 0 {
+        if !ok || canonical_combining_class(d) != 0 {
             return;
         }
         if is_gsm7(d) {
-            replaced.push(d);
+            scratch.push(d);
         } else if let Some(s) = table(d) {
-            replaced.push_str(s);
+            scratch.push_str(s);
         } else {
             ok = false;
         }
     });
-    if ok && !replaced.is_empty() {
-        out.push_str(&replaced);
+    if ok && !scratch.is_empty() {
+        out.push_str(scratch);
     } else {
         out.push(c);
     }
