@@ -300,10 +300,10 @@ mod tests {
         ];
         let gsm_only = proptest::sample::select(vec!['A', ' ', '€', '[', '|', 'é', '0']);
         prop_oneof![
-            proptest::collection::vec(ch, 0..700),
-            proptest::collection::vec(gsm_only, 0..700),
+            proptest::collection::vec(ch, 0..700).prop_map(|v| v.into_iter().collect()),
+            proptest::collection::vec(gsm_only, 0..700).prop_map(|v| v.into_iter().collect()),
+            any::<String>(),
         ]
-        .prop_map(|v| v.into_iter().collect())
     }
 
     proptest! {
