@@ -23,7 +23,7 @@ SKIP_BATCH=${SKIP_BATCH:-0}
 KANNEL_SMSC=${KANNEL_SMSC:-fake}         # fake (fakesmsc from kannel-extras) | smpp (bench/smpp_sink.py)
 PORT_BASE=${PORT_BASE:-23000}            # ports PORT_BASE..PORT_BASE+9 are used
 APISENDSMS_BIN=${APISENDSMS_BIN:-$REPO_DIR/target/release/apisendsms}
-APISENDSMS_LOG=${APISENDSMS_LOG:-warn}   # log filter of the service (its default, info, logs more)
+SERVICE_LOG=${SERVICE_LOG:-}             # if set, passed to the service as APISENDSMS_LOG (its log filter)
 APISENDSMS_DEMO=${APISENDSMS_DEMO:-1}    # 1 = serve --demo: route every message to the built-in simulated carrier
 BUSY_WARN_PCT=${BUSY_WARN_PCT:-10}       # warn when other processes keep the CPUs busier than this
 KEEP_TMP=${KEEP_TMP:-0}                  # 1 = keep the temp dir (configs, logs, DB)
@@ -338,6 +338,17 @@ bench_kannel() {
 }
 
 # ---- apisendsms -----------------------------------------------------------------------
+# api_env [VAR=VALUE...] CMD... : run CMD without this script's APISENDSMS_* variables
+# (the service reads every APISENDSMS_* variable as a setting and refuses unknown ones).
+# It execs, so the PID start_bg records is the service's own.
+api_env() {
+  local unset_args=() v
+  for v in $(compgen -e); do
+    [[ $v == APISENDSMS_* ]] && unset_args+=(-u "$v")
+  done
+  exec env "${unset_args[@]}" "$@" # only ever called in a subshell: $(...) or start_bg's &
+}
+
 # start_apisendsms DIR : fresh DB + account + server; sets API_PID, API_KEY
 start_apisendsms() {
   local dir=$1
@@ -345,16 +356,17 @@ start_apisendsms() {
   local db="sqlite://$dir/bench.db"
   check_ports "$APISENDSMS_PORT"
   local out
-  out=$(timeout 60 "$APISENDSMS_BIN" accounts create --database-url "$db" \
+  out=$(api_env timeout 60 "$APISENDSMS_BIN" accounts create --database-url "$db" \
     --email bench@example.com --name Bench --credit-czk 100000000 2>"$dir/accounts.err") ||
     die "accounts create failed: $(tail -5 "$dir/accounts.err")"
   API_KEY=$(printf '%s\n' "$out" | grep '^{' | tail -1 | jq -r '.api_key // empty')
   [[ -n $API_KEY ]] || die "accounts create printed no api_key: $out"
-  export APISENDSMS_KEY=$API_KEY
+  export BENCH_API_KEY=$API_KEY
   local serve_args=(serve --http "127.0.0.1:$APISENDSMS_PORT" --database-url "$db")
   [[ $APISENDSMS_DEMO == 1 ]] && serve_args+=(--demo)
-  APISENDSMS_RATE_LIMIT_PER_SECOND=0 RUST_LOG=$APISENDSMS_LOG \
-    start_bg apisendsms "$APISENDSMS_BIN" "${serve_args[@]}"
+  local env_args=(APISENDSMS_RATE_LIMIT_PER_SECOND=0)
+  [[ -n $SERVICE_LOG ]] && env_args+=("APISENDSMS_LOG=$SERVICE_LOG")
+  start_bg apisendsms api_env "${env_args[@]}" "$APISENDSMS_BIN" "${serve_args[@]}"
   API_PID=$LAST_PID
   SERVER_PIDS=("$API_PID")
   wait_until "$READY_TIMEOUT" "apisendsms /healthz" curl -sf --max-time 2 "http://127.0.0.1:$APISENDSMS_PORT/healthz" ||
@@ -410,7 +422,7 @@ bench_apisendsms() {
 command -v jq >/dev/null || apt_install jq
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
-export BATCH_SIZE KANNEL_USER KANNEL_PASS APISENDSMS_LOG
+export BATCH_SIZE KANNEL_USER KANNEL_PASS
 
 log "work dir $WORK; DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT CONNECTIONS=$CONNECTIONS BATCH_CONNECTIONS=$BATCH_CONNECTIONS BATCH_SIZE=$BATCH_SIZE THREADS=$THREADS"
 [[ $SKIP_KANNEL == 1 ]] || bench_kannel

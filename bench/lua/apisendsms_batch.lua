@@ -3,7 +3,7 @@ dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local batch = tonumber(os.getenv("BATCH_SIZE") or "1000")
 local headers = {
-  ["Authorization"] = "Bearer " .. (os.getenv("APISENDSMS_KEY") or ""),
+  ["Authorization"] = "Bearer " .. (os.getenv("BENCH_API_KEY") or ""),
   ["Content-Type"] = "application/json",
 }
 

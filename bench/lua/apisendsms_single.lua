@@ -2,7 +2,7 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local headers = {
-  ["Authorization"] = "Bearer " .. (os.getenv("APISENDSMS_KEY") or ""),
+  ["Authorization"] = "Bearer " .. (os.getenv("BENCH_API_KEY") or ""),
   ["Content-Type"] = "application/json",
 }
 
