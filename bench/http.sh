@@ -26,6 +26,7 @@ APISENDSMS_BIN=${APISENDSMS_BIN:-$REPO_DIR/target/release/apisendsms}
 SERVICE_LOG=${SERVICE_LOG:-}             # if set, passed to the service as APISENDSMS_LOG (its log filter)
 APISENDSMS_DEMO=${APISENDSMS_DEMO:-1}    # 1 = serve --demo: route every message to the built-in simulated carrier
 BUSY_WARN_PCT=${BUSY_WARN_PCT:-10}       # warn when other processes keep the CPUs busier than this
+BENCH_TMPDIR=${BENCH_TMPDIR:-/tmp}       # parent of the temp dir (databases, Kannel store); /dev/shm = no real fsync
 KEEP_TMP=${KEEP_TMP:-0}                  # 1 = keep the temp dir (configs, logs, DB)
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}   # where the summary is saved
 PYTHON=${PYTHON:-python3}
@@ -40,7 +41,7 @@ KANNEL_USER=bench
 KANNEL_PASS=benchpass
 KANNEL_ADMIN_PASS=benchadmin
 
-WORK=$(mktemp -d /tmp/apisendsms-bench.XXXXXX)
+WORK=$(mktemp -d "$BENCH_TMPDIR/apisendsms-bench.XXXXXX")
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
 export BENCH_LUA_DIR=$BENCH_DIR/lua
@@ -433,7 +434,7 @@ stamp=$(date +%Y%m%d-%H%M%S)
 {
   echo "# http.sh $stamp  host: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
   echo "# kannel $(dpkg-query -W -f='${Version}' kannel 2>/dev/null || echo n/a), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo n/a), repo $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo n/a)"
-  echo "# DURATION=${DURATION}s WARMUP=${WARMUP}s REPEAT=$REPEAT THREADS=$THREADS KANNEL_SMSC=$KANNEL_SMSC"
+  echo "# DURATION=${DURATION}s WARMUP=${WARMUP}s REPEAT=$REPEAT THREADS=$THREADS KANNEL_SMSC=$KANNEL_SMSC BENCH_TMPDIR=$BENCH_TMPDIR ($(df --output=fstype "$BENCH_TMPDIR" | tail -1))"
   "$PYTHON" "$BENCH_DIR/summarize.py" "$RESULTS"
 } | tee "$OUT_DIR/http-$stamp.txt"
 cp "$RESULTS" "$OUT_DIR/http-$stamp.jsonl"
