@@ -302,7 +302,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         routes,
-        connectors,
+        connectors.clone(),
         DispatcherConfig {
             node,
             batch: settings.dispatch.batch,
@@ -313,15 +313,18 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         },
         worker_metrics.clone(),
     ));
+    // Shutdown order: HTTP stops taking requests, dispatchers finish the batch in hand,
+    // connectors report what they owe, then the receipt worker drains and stops.
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..settings.dispatch.workers.max(1) {
         tasks.spawn(dispatcher.clone().run(wake.clone(), shutdown.clone()));
     }
-    tasks.spawn(workers::receipts::run(
+    let receipts_stop = CancellationToken::new();
+    let receipts_task = tokio::spawn(workers::receipts::run(
         store.clone(),
         events_rx,
         worker_metrics.clone(),
-        shutdown.clone(),
+        receipts_stop.clone(),
     ));
     tasks.spawn(workers::maintenance::run(
         store.clone(),
@@ -378,6 +381,13 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         .context("HTTP server")?;
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
+    for c in &connectors {
+        if tokio::time::timeout(Duration::from_secs(30), c.shutdown()).await.is_err() {
+            tracing::warn!(connector = c.name(), "connector did not finish in time");
+        }
+    }
+    receipts_stop.cancel();
+    let _ = receipts_task.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

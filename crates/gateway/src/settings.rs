@@ -118,7 +118,19 @@ impl Settings {
             );
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("APISENDSMS_").split("__"));
+        // Only variables naming a setting: APISENDSMS_LOG and the test variables are not ours.
+        let known: Vec<String> = serde_json::to_value(Settings::default())
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+            .unwrap_or_default();
+        let env = Env::prefixed("APISENDSMS_")
+            .filter(move |key| {
+                let key = key.as_str().to_ascii_lowercase();
+                let top = key.split("__").next().unwrap_or_default();
+                known.iter().any(|k| k == top)
+            })
+            .split("__");
+        fig = fig.merge(env);
         fig.extract().context("invalid settings")
     }
 }
@@ -145,6 +157,8 @@ mod tests {
             )?;
             jail.set_env("APISENDSMS_RATE_LIMIT_PER_SECOND", "0");
             jail.set_env("APISENDSMS_DISPATCH__WORKERS", "3");
+            jail.set_env("APISENDSMS_LOG", "debug");
+            jail.set_env("APISENDSMS_REQUIRE_POSTGRES", "1");
             let s = Settings::load(Some(Path::new("c.toml"))).expect("settings");
             assert_eq!(s.database_url, "sqlite://from-file.db");
             assert_eq!(s.rate_limit_per_second, 0);

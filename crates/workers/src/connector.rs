@@ -34,6 +34,24 @@ pub enum Delivery {
 #[derive(Debug, Clone)]
 pub enum ConnectorEvent {
     Receipt(store::Receipt),
+    /// A mobile-originated message (a reply, an opt-out keyword).
+    Inbound(InboundSms),
+}
+
+/// A message a handset sent to one of our numbers, as a connector received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSms {
+    /// The connector it arrived on.
+    pub connector: String,
+    /// The sender: E.164 with '+' when the carrier marked it international, else as received.
+    pub from: String,
+    /// Our number or short code it was sent to (same convention as `from`).
+    pub to: String,
+    pub text: String,
+    /// The carrier's id for it, when the carrier gives one.
+    pub smsc_id: Option<String>,
+    /// Unix microseconds.
+    pub received_at: i64,
 }
 
 #[async_trait]
@@ -43,4 +61,7 @@ pub trait Connector: Send + Sync + 'static {
     /// Whether it can take messages now; a connector that is down is skipped (failover).
     fn is_up(&self) -> bool;
     async fn submit(&self, message: &OutboundMessage) -> Delivery;
+    /// Called once at shutdown, after the last submit: finish reporting what is owed (receipts
+    /// already due) so that nothing known is lost.
+    async fn shutdown(&self) {}
 }

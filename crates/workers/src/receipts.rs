@@ -12,27 +12,30 @@ use crate::WorkerMetrics;
 /// Most receipts in one transaction.
 const BATCH: usize = 1000;
 
-/// Takes whatever events are waiting (up to a batch) and applies them. Returns how many
-/// receipts were taken; `None` when every sender is gone.
+/// Applies `first` and whatever else is already waiting (up to a batch). Returns how many
+/// receipts were applied.
 pub async fn run_once(
     store: &Store,
+    first: ConnectorEvent,
     events: &mut mpsc::Receiver<ConnectorEvent>,
     metrics: &WorkerMetrics,
-) -> Result<Option<usize>, store::StoreError> {
-    let Some(first) = events.recv().await else {
-        return Ok(None);
-    };
+) -> Result<usize, store::StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
-    let ConnectorEvent::Receipt(r) = first;
-    batch.push(r);
-    while batch.len() < BATCH {
+    let mut take = |e: ConnectorEvent| match e {
+        ConnectorEvent::Receipt(r) => batch.push(r),
+        ConnectorEvent::Inbound(m) => {
+            tracing::warn!(connector = %m.connector, "inbound SMS skipped")
+        }
+    };
+    take(first);
+    for _ in 1..BATCH {
         match events.try_recv() {
-            Ok(ConnectorEvent::Receipt(r)) => batch.push(r),
+            Ok(e) => take(e),
             Err(_) => break,
         }
     }
     apply(store, &batch, metrics).await?;
-    Ok(Some(batch.len()))
+    Ok(batch.len())
 }
 
 async fn apply(
@@ -58,7 +61,8 @@ async fn apply(
     }
 }
 
-/// Applies receipts until shutdown, then drains what is already queued.
+/// Applies receipts until shutdown, then drains what is already queued. Only the wait for the
+/// next event is cancelled; a batch taken from the channel is always applied.
 pub async fn run(
     store: Store,
     mut events: mpsc::Receiver<ConnectorEvent>,
@@ -66,17 +70,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
-        tokio::select! {
-            r = run_once(&store, &mut events, &metrics) => match r {
-                Ok(Some(_)) => {}
-                Ok(None) => return,
-                Err(e) => tracing::error!(error = %e, "receipts lost"),
-            },
+        let next = tokio::select! {
+            e = events.recv() => e,
             _ = shutdown.cancelled() => {
                 events.close();
-                while let Ok(Some(_)) = run_once(&store, &mut events, &metrics).await {}
-                return;
+                events.recv().await
             }
+        };
+        let Some(first) = next else { return };
+        if let Err(e) = run_once(&store, first, &mut events, &metrics).await {
+            tracing::error!(error = %e, "receipts could not be applied");
         }
     }
 }

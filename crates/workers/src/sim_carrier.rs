@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,6 +37,8 @@ pub struct SimCarrier {
     events: mpsc::Sender<ConnectorEvent>,
     next: AtomicU64,
     seen: Mutex<HashMap<MessageId, String>>,
+    /// Receipts scheduled but not yet reported.
+    pending: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl SimCarrier {
@@ -46,6 +48,7 @@ impl SimCarrier {
             events,
             next: AtomicU64::new(1),
             seen: Mutex::new(HashMap::new()),
+            pending: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
@@ -95,10 +98,19 @@ impl Connector for SimCarrier {
         };
         let events = self.events.clone();
         let delay = self.config.receipt_delay;
+        let pending = self.pending.clone();
+        pending.send_modify(|n| *n += 1);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _ = events.send(ConnectorEvent::Receipt(receipt)).await;
+            pending.send_modify(|n| *n -= 1);
         });
         Delivery::Accepted { smsc_id }
+    }
+
+    /// Waits until every scheduled receipt has been reported.
+    async fn shutdown(&self) {
+        let mut rx = self.pending.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 }
