@@ -87,15 +87,13 @@ impl MessageStatus {
     /// Whether the state machine allows `self -> next`.
     pub fn can_become(self, next: MessageStatus) -> bool {
         use MessageStatus::*;
-        match (self, next) {
-            (Scheduled, Queued | Sending | Cancelled | Expired | Blocked) => true,
-            (Queued, Sending | Cancelled | Expired | Blocked) => true,
-            (Sending, Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired) => {
-                true
-            }
-            (Sent, Delivered | Undeliverable | Expired | Rejected) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Scheduled, Queued | Sending | Cancelled | Expired | Blocked)
+                | (Queued, Sending | Cancelled | Expired | Blocked)
+                | (Sending, Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired)
+                | (Sent, Delivered | Undeliverable | Expired | Rejected)
+        )
     }
 }
 

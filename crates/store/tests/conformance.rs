@@ -212,7 +212,7 @@ async fn sent_then_delivered_charges_once_and_keeps_history() {
             connector: "c".into(),
             smsc_id: "s1".into(),
         };
-        store.record_results(&[sent.clone()], T0 + 3).await.unwrap();
+        store.record_results(std::slice::from_ref(&sent), T0 + 3).await.unwrap();
         // A repeated result changes nothing and charges nothing twice.
         store.record_results(&[sent], T0 + 4).await.unwrap();
         assert_balance(&store, a, 910, 0).await;
@@ -224,7 +224,7 @@ async fn sent_then_delivered_charges_once_and_keeps_history() {
         };
         assert_eq!(
             store
-                .apply_receipts(&[receipt.clone()], T0 + 5)
+                .apply_receipts(std::slice::from_ref(&receipt), T0 + 5)
                 .await
                 .unwrap(),
             1
