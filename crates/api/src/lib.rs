@@ -12,6 +12,7 @@
 
 mod account;
 pub mod error;
+mod inbound;
 pub mod keys;
 mod messages;
 mod metrics;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/messages/{id}",
             get(messages::get_one).delete(messages::cancel),
         )
+        .route("/v1/inbound", get(inbound::list))
         .route("/v1/balance", get(account::balance))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

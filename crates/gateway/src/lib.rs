@@ -320,8 +320,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         tasks.spawn(dispatcher.clone().run(wake.clone(), shutdown.clone()));
     }
     let receipts_stop = CancellationToken::new();
-    let receipts_task = tokio::spawn(workers::receipts::run(
+    let receipts_task = tokio::spawn(workers::events::run(
         store.clone(),
+        ids.clone(),
         events_rx,
         worker_metrics.clone(),
         receipts_stop.clone(),

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod dispatch;
+mod inbound;
 mod messages;
 mod writer;
 
@@ -27,6 +28,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::Balance;
 pub use dispatch::{Claimed, Receipt, SendResult};
+pub use inbound::{InboundRecord, NewInbound};
 pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,

@@ -212,7 +212,10 @@ async fn sent_then_delivered_charges_once_and_keeps_history() {
             connector: "c".into(),
             smsc_id: "s1".into(),
         };
-        store.record_results(std::slice::from_ref(&sent), T0 + 3).await.unwrap();
+        store
+            .record_results(std::slice::from_ref(&sent), T0 + 3)
+            .await
+            .unwrap();
         // A repeated result changes nothing and charges nothing twice.
         store.record_results(&[sent], T0 + 4).await.unwrap();
         assert_balance(&store, a, 910, 0).await;
@@ -620,6 +623,54 @@ async fn the_list_filters_and_pages_newest_first() {
             .await
             .unwrap();
         assert!(none.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_belongs_to_the_account_that_last_wrote_to_its_sender() {
+    each_backend(|store| async move {
+        let a = account(&store, 1, 1000).await;
+        let b = account(&store, 2, 1000).await;
+        store
+            .submit(submission(
+                a,
+                1,
+                vec![message(100, "+420777000001", 1, T0)],
+                None,
+            ))
+            .await
+            .unwrap();
+        store
+            .submit(submission(
+                b,
+                2,
+                vec![message(200, "+420777000001", 1, T0)],
+                None,
+            ))
+            .await
+            .unwrap();
+        let reply = |id: i64, from: &str| store::NewInbound {
+            id,
+            connector: "c".into(),
+            from: from.into(),
+            to: "1234".into(),
+            body: "STOP".into(),
+            smsc_id: None,
+            received_at: T0 + id,
+        };
+        let owners = store
+            .store_inbound(&[reply(1, "+420777000001"), reply(2, "+420999999999")])
+            .await
+            .unwrap();
+        assert_eq!(owners, [Some(b), None]);
+        let inbox = store.list_inbound(b, None, 10).await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(
+            (inbox[0].from.as_str(), inbox[0].body.as_str()),
+            ("+420777000001", "STOP")
+        );
+        assert!(store.list_inbound(a, None, 10).await.unwrap().is_empty());
     })
     .await;
 }

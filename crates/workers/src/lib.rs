@@ -4,7 +4,7 @@
 //!   the in-process simulated carrier), and the events they report back.
 //! - [`sim_carrier`]: an in-process carrier that accepts every message and reports receipts.
 //! - [`dispatcher`]: claims due messages, routes them by prefix with failover, records results.
-//! - [`receipts`]: applies delivery receipts in batches.
+//! - [`events`]: applies delivery receipts and stores inbound messages, in batches.
 //! - [`maintenance`]: expiry, lease recovery and late receipts.
 //!
 //! Each worker has a `run_once` that returns what it did, wrapped in a thin loop; tests call
@@ -14,9 +14,9 @@
 
 pub mod connector;
 pub mod dispatcher;
+pub mod events;
 pub mod maintenance;
 pub mod metrics;
-pub mod receipts;
 pub mod sim_carrier;
 
 pub use connector::{Connector, ConnectorEvent, Delivery, OutboundMessage};

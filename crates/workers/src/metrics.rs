@@ -15,6 +15,7 @@ pub struct WorkerMetrics {
     /// Dispatch outcomes: sent, retry, failed.
     pub dispatched: Family<OutcomeLabel, Counter>,
     pub receipts: Counter,
+    pub inbound: Counter,
     pub expired: Counter,
 }
 
