@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod settings;
+mod smsc_sim;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -60,6 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeysCommand,
     },
+    /// Run the SMSC simulator: a real SMPP server with receipts, throttling and MO messages.
+    SmscSim(smsc_sim::SimArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -129,6 +132,7 @@ pub fn main() -> anyhow::Result<()> {
                 );
                 Ok(())
             }
+            Command::SmscSim(args) => smsc_sim::run(args).await,
             Command::ApiKeys {
                 command: ApiKeysCommand::Create { account },
             } => {
