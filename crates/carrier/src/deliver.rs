@@ -1,0 +1,300 @@
+//! From an inbound `deliver_sm` to what the gateway is told.
+//!
+//! - A delivery receipt (the `esm_class` receipt type, or a `receipted_message_id` TLV) with a
+//!   final state becomes a [`store::Receipt`]; `ACCEPTD` and `ENROUTE` are intermediate and
+//!   reported as nothing.
+//! - A plain message (message type 0) is a mobile-originated SMS: its user data header, if
+//!   any, is dropped and the text decoded by `data_coding`. Concatenated MO parts are not
+//!   reassembled: each part is reported as a message of its own.
+//! - Anything else (SME acknowledgements) is acknowledged and ignored.
+
+use domain::MessageStatus;
+use smpp::codec::{esm_class, DeliverSm, DeliveryReceipt, MessageState, TlvsExt};
+use workers::connector::InboundSms;
+use workers::ConnectorEvent;
+
+/// What a `deliver_sm` amounts to.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// Report this, then acknowledge.
+    Event(ConnectorEvent),
+    /// Acknowledge without reporting; the text says why (for the log).
+    Nothing(&'static str),
+}
+
+/// Classifies one `deliver_sm`; `receipt` is what the client parsed from it.
+pub(crate) fn classify(
+    connector: &str,
+    sm: &DeliverSm,
+    receipt: Option<&DeliveryReceipt>,
+    now_us: i64,
+) -> Inbound {
+    if let Some(receipt) = receipt {
+        return receipt_event(connector, receipt);
+    }
+    if sm.esm_class & esm_class::MESSAGE_TYPE_MASK != 0 {
+        return Inbound::Nothing("not a message or a delivery receipt");
+    }
+    Inbound::Event(ConnectorEvent::Inbound(InboundSms {
+        connector: connector.to_owned(),
+        from: address(sm.source_addr_ton, sm.source_addr.as_bytes()),
+        to: address(sm.dest_addr_ton, sm.destination_addr.as_bytes()),
+        text: message_text(sm),
+        smsc_id: None,
+        received_at: now_us,
+    }))
+}
+
+fn receipt_event(connector: &str, receipt: &DeliveryReceipt) -> Inbound {
+    let Some(smsc_id) = receipt.id.clone() else {
+        return Inbound::Nothing("delivery receipt without a message id");
+    };
+    let Some(state) = receipt.stat else {
+        return Inbound::Nothing("delivery receipt without a state");
+    };
+    let Some(status) = status_of(state) else {
+        return Inbound::Nothing("intermediate delivery receipt");
+    };
+    let reason = (status != MessageStatus::Delivered).then(|| match &receipt.err {
+        Some(err) => format!("{} err:{err}", state.receipt_code()),
+        None => state.receipt_code().to_owned(),
+    });
+    Inbound::Event(ConnectorEvent::Receipt(store::Receipt {
+        connector: connector.to_owned(),
+        smsc_id,
+        status,
+        reason,
+    }))
+}
+
+/// The message status a final receipt state means; `None` for intermediate states.
+pub(crate) fn status_of(state: MessageState) -> Option<MessageStatus> {
+    match state {
+        MessageState::Delivered => Some(MessageStatus::Delivered),
+        MessageState::Undeliverable | MessageState::Deleted | MessageState::Unknown => {
+            Some(MessageStatus::Undeliverable)
+        }
+        MessageState::Expired => Some(MessageStatus::Expired),
+        MessageState::Rejected => Some(MessageStatus::Rejected),
+        MessageState::Accepted | MessageState::Enroute => None,
+    }
+}
+
+/// An address as text: E.164 with '+' for an international number (TON 1) of digits,
+/// otherwise as received.
+fn address(ton: u8, addr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(addr).into_owned();
+    if ton == 1 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+/// The user data (from `short_message`, or `message_payload` when that is empty) without its
+/// header, decoded.
+fn message_text(sm: &DeliverSm) -> String {
+    let data = match sm.tlvs.message_payload() {
+        Some(payload) if sm.short_message.is_empty() => payload,
+        _ => sm.short_message.as_bytes(),
+    };
+    let data = if sm.esm_class & esm_class::UDHI != 0 {
+        strip_udh(data)
+    } else {
+        data
+    };
+    decode(sm.data_coding, data)
+}
+
+/// The user data after its header (whose first octet is the header's length).
+fn strip_udh(data: &[u8]) -> &[u8] {
+    match data.first() {
+        Some(&len) => data.get(usize::from(len) + 1..).unwrap_or_default(),
+        None => data,
+    }
+}
+
+enum Alphabet {
+    Gsm7,
+    Latin1,
+    Ucs2,
+}
+
+/// Decodes user data by `data_coding` (SMPP v3.4 5.2.19 and the GSM 03.38 coding groups).
+///
+/// GSM-7 is expected unpacked, one septet per octet; data_coding 0 holding octets above 0x7F
+/// cannot be septets and is read as Latin-1 instead. 8-bit data is read as Latin-1 too.
+pub(crate) fn decode(data_coding: u8, data: &[u8]) -> String {
+    let alphabet = match data_coding {
+        0x00 if data.iter().all(|b| *b < 0x80) => Alphabet::Gsm7,
+        0x08 => Alphabet::Ucs2,
+        // General data coding groups: bits 3-2 give the alphabet.
+        0x10..=0x3F => match (data_coding >> 2) & 0x03 {
+            0 => Alphabet::Gsm7,
+            2 => Alphabet::Ucs2,
+            _ => Alphabet::Latin1,
+        },
+        // Data coding / message class group: bit 2 set means 8-bit data.
+        0xF0..=0xFF if data_coding & 0x04 == 0 => Alphabet::Gsm7,
+        // 0x01 IA5 (ASCII), 0x03 Latin-1, 8-bit data and what we do not know.
+        _ => Alphabet::Latin1,
+    };
+    match alphabet {
+        Alphabet::Gsm7 => sms::gsm7_decode(data),
+        Alphabet::Ucs2 => sms::ucs2_decode(data),
+        Alphabet::Latin1 => data.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smpp::codec::{OctetString, ShortMessage, Tlv};
+
+    #[test]
+    fn decodes_by_data_coding() {
+        let check = |dc: u8, data: &[u8], expected: &str| {
+            assert_eq!(decode(dc, data), expected, "data_coding {dc:#04x}");
+        };
+        check(0x00, b"STOP", "STOP");
+        check(0x00, &[0x00, 0x1B, 0x65, 0x04], "@€è");
+        check(0x00, &[b'c', 0xE9], "cé");
+        check(0x01, b"Hi", "Hi");
+        check(0x03, &[0x50, 0xE8, 0xED], "Pèí");
+        check(
+            0x08,
+            &sms::ucs2_encode("Příliš žluťoučký kůň"),
+            "Příliš žluťoučký kůň",
+        );
+        check(0x18, &sms::ucs2_encode("ř"), "ř");
+        check(0xF0, b"ok", "ok");
+        check(0xF4, &[0xE9], "é");
+    }
+
+    #[test]
+    fn receipt_states_map_to_statuses() {
+        use MessageState::*;
+        let check = |state: MessageState, expected: Option<MessageStatus>| {
+            assert_eq!(status_of(state), expected, "{state:?}");
+        };
+        check(Delivered, Some(MessageStatus::Delivered));
+        check(Undeliverable, Some(MessageStatus::Undeliverable));
+        check(Deleted, Some(MessageStatus::Undeliverable));
+        check(Unknown, Some(MessageStatus::Undeliverable));
+        check(Expired, Some(MessageStatus::Expired));
+        check(Rejected, Some(MessageStatus::Rejected));
+        check(Accepted, None);
+        check(Enroute, None);
+    }
+
+    fn receipt(stat: Option<MessageState>, err: Option<&str>) -> DeliveryReceipt {
+        DeliveryReceipt {
+            id: Some("0000000042".into()),
+            stat,
+            err: err.map(Into::into),
+            ..DeliveryReceipt::default()
+        }
+    }
+
+    #[test]
+    fn receipts_become_events_with_reasons() {
+        let sm = DeliverSm {
+            esm_class: esm_class::DELIVERY_RECEIPT,
+            ..DeliverSm::default()
+        };
+        let undeliv = receipt(Some(MessageState::Undeliverable), Some("001"));
+        let Inbound::Event(ConnectorEvent::Receipt(r)) = classify("op", &sm, Some(&undeliv), 0)
+        else {
+            panic!("a receipt");
+        };
+        assert_eq!(r.connector, "op");
+        assert_eq!(r.smsc_id, "0000000042");
+        assert_eq!(r.status, MessageStatus::Undeliverable);
+        assert_eq!(r.reason.as_deref(), Some("UNDELIV err:001"));
+
+        let delivered = receipt(Some(MessageState::Delivered), Some("000"));
+        let Inbound::Event(ConnectorEvent::Receipt(r)) = classify("op", &sm, Some(&delivered), 0)
+        else {
+            panic!("a receipt");
+        };
+        assert_eq!((r.status, r.reason), (MessageStatus::Delivered, None));
+
+        for nothing in [
+            receipt(Some(MessageState::Enroute), None),
+            receipt(None, None),
+            DeliveryReceipt::default(),
+        ] {
+            assert!(matches!(
+                classify("op", &sm, Some(&nothing), 0),
+                Inbound::Nothing(_)
+            ));
+        }
+    }
+
+    fn mo(sm: DeliverSm) -> InboundSms {
+        match classify("op", &sm, None, 7) {
+            Inbound::Event(ConnectorEvent::Inbound(m)) => m,
+            other => panic!("not an MO: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mo_messages_are_decoded() {
+        let m = mo(DeliverSm {
+            source_addr_ton: 1,
+            source_addr: "420777123456".try_into().unwrap(),
+            destination_addr: "90210".try_into().unwrap(),
+            short_message: ShortMessage::new(&b"STOP"[..]).unwrap(),
+            ..DeliverSm::default()
+        });
+        assert_eq!(
+            m,
+            InboundSms {
+                connector: "op".into(),
+                from: "+420777123456".into(),
+                to: "90210".into(),
+                text: "STOP".into(),
+                smsc_id: None,
+                received_at: 7,
+            }
+        );
+
+        // A part of a concatenated UCS-2 message: the header goes.
+        let mut data = vec![5, 0, 3, 9, 2, 1];
+        data.extend(sms::ucs2_encode("Příliš"));
+        let m = mo(DeliverSm {
+            source_addr_ton: 5,
+            source_addr: "Shop".try_into().unwrap(),
+            esm_class: esm_class::UDHI,
+            data_coding: 8,
+            short_message: ShortMessage::new(data).unwrap(),
+            ..DeliverSm::default()
+        });
+        assert_eq!((m.from.as_str(), m.text.as_str()), ("Shop", "Příliš"));
+
+        // A long text in message_payload.
+        let long = "x".repeat(300);
+        let m = mo(DeliverSm {
+            tlvs: vec![Tlv::MessagePayload(
+                OctetString::new(long.clone().into_bytes()).unwrap(),
+            )],
+            ..DeliverSm::default()
+        });
+        assert_eq!(m.text, long);
+    }
+
+    #[test]
+    fn acknowledgements_are_ignored() {
+        let sm = DeliverSm {
+            esm_class: esm_class::DELIVERY_ACK,
+            ..DeliverSm::default()
+        };
+        assert!(matches!(classify("op", &sm, None, 0), Inbound::Nothing(_)));
+    }
+
+    #[test]
+    fn a_truncated_header_leaves_no_text() {
+        assert_eq!(strip_udh(&[5, 0, 3]), b"");
+        assert_eq!(strip_udh(&[]), b"");
+    }
+}
