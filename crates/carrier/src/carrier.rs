@@ -121,6 +121,10 @@ impl SmppCarrier {
         }
     }
 
+    /// Submits the parts in order and stops at the first failure, which decides the result
+    /// even when earlier parts were taken: a permanent failure leaves the recipient with an
+    /// incomplete message; after a temporary one the whole message is sent again, and the
+    /// per-part deduplication TLV keeps a deduplicating SMSC from sending the taken parts twice.
     async fn send(&self, message: &OutboundMessage) -> Delivery {
         let pdus = match build(message, &self.build) {
             Ok(pdus) => pdus,
