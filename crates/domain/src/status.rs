@@ -91,7 +91,10 @@ impl MessageStatus {
             (self, next),
             (Scheduled, Queued | Sending | Cancelled | Expired | Blocked)
                 | (Queued, Sending | Cancelled | Expired | Blocked)
-                | (Sending, Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired)
+                | (
+                    Sending,
+                    Sent | Failed | Rejected | Queued | Delivered | Undeliverable | Expired
+                )
                 | (Sent, Delivered | Undeliverable | Expired | Rejected)
         )
     }

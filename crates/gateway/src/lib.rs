@@ -387,7 +387,10 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
     for c in &connectors {
-        if tokio::time::timeout(Duration::from_secs(30), c.shutdown()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(30), c.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!(connector = c.name(), "connector did not finish in time");
         }
     }
