@@ -240,19 +240,31 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             "messages left in sending by the previous run are queued again"
         );
     }
+    // The demo carrier: the SMSC simulator in this process, reached over real SMPP on loopback.
+    let sim_stop = CancellationToken::new();
     if demo {
         demo_account(&store, &ids).await?;
         if settings.connectors.is_empty() {
-            settings.connectors.push(ConnectorSettings::Sim {
-                name: "sim".into(),
-                receipt_delay_ms: 200,
-                undeliverable_per_mille: 0,
-            });
+            let sim = smpp::sim::Sim::new(smpp::sim::SimConfig::default());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let port = listener.local_addr()?.port();
+            let stop = sim_stop.clone();
+            tokio::spawn(async move { sim.run(listener, stop.cancelled_owned()).await });
+            settings
+                .connectors
+                .push(ConnectorSettings::Smpp(carrier::SmppCarrierConfig::new(
+                    "smsc-sim",
+                    "127.0.0.1",
+                    port,
+                    "demo",
+                    "demo",
+                )));
             settings.routes.push(RouteSettings {
                 prefix: String::new(),
-                connector: "sim".into(),
+                connector: "smsc-sim".into(),
                 priority: 0,
             });
+            tracing::info!(port, "demo: SMSC simulator on loopback");
         }
     }
 
@@ -262,10 +274,13 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let registry = Arc::new(Mutex::new(registry));
 
     let (events_tx, events_rx) = mpsc::channel(100_000);
-    let connectors: Vec<Arc<dyn Connector>> = settings
-        .connectors
-        .iter()
-        .map(|c| match c {
+    let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
+    for c in &settings.connectors {
+        connectors.push(match c {
+            ConnectorSettings::Smpp(config) => Arc::new(
+                carrier::SmppCarrier::start(config.clone(), events_tx.clone())
+                    .with_context(|| format!("connector {}", config.name))?,
+            ),
             ConnectorSettings::Sim {
                 name,
                 receipt_delay_ms,
@@ -277,9 +292,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
                     undeliverable_per_mille: *undeliverable_per_mille,
                 },
                 events_tx.clone(),
-            )) as Arc<dyn Connector>,
-        })
-        .collect();
+            )),
+        });
+    }
     drop(events_tx);
     let routes = RouteTable::new(
         settings
@@ -396,6 +411,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     receipts_stop.cancel();
     let _ = receipts_task.await;
+    sim_stop.cancel();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

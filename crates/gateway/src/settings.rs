@@ -27,6 +27,8 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     pub body_limit_bytes: usize,
     pub dispatch: DispatchSettings,
+    /// Only from the file: connectors carry secrets and nest deeply.
+    #[serde(skip_serializing)]
     pub connectors: Vec<ConnectorSettings>,
     pub routes: Vec<RouteSettings>,
     /// "text" or "json".
@@ -44,9 +46,11 @@ pub struct DispatchSettings {
     pub max_attempts: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ConnectorSettings {
+    /// An SMPP v3.4 carrier (see `carrier::SmppCarrierConfig` for the keys).
+    Smpp(carrier::SmppCarrierConfig),
     /// The in-process simulated carrier.
     Sim {
         name: String,
@@ -160,6 +164,26 @@ mod tests {
             jail.set_env("APISENDSMS_DISPATCH__WORKERS", "3");
             jail.set_env("APISENDSMS_LOG", "debug");
             jail.set_env("APISENDSMS_REQUIRE_POSTGRES", "1");
+            jail.create_file(
+                "smpp.toml",
+                r#"
+                [[connectors]]
+                kind = "smpp"
+                name = "operator-a"
+                host = "127.0.0.1"
+                port = 2775
+                system_id = "acme"
+                password = "secret"
+                window = 20
+                "#,
+            )?;
+            let smpp = Settings::load(Some(Path::new("smpp.toml"))).expect("smpp settings");
+            match &smpp.connectors[0] {
+                ConnectorSettings::Smpp(c) => {
+                    assert_eq!((c.name.as_str(), c.window), ("operator-a", 20))
+                }
+                other => panic!("{other:?}"),
+            }
             let s = Settings::load(Some(Path::new("c.toml"))).expect("settings");
             assert_eq!(s.database_url, "sqlite://from-file.db");
             assert_eq!(s.rate_limit_per_second, 0);
