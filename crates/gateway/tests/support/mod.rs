@@ -26,6 +26,8 @@ pub struct Options {
     pub credit: &'static str,
     pub receipt_delay_ms: u64,
     pub env: Vec<(&'static str, String)>,
+    /// Connectors and routes in TOML; the in-process simulated carrier when `None`.
+    pub connectors_toml: Option<String>,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             credit: "1000.00",
             receipt_delay_ms: 20,
             env: vec![("APISENDSMS_RATE_LIMIT_PER_SECOND", "0".into())],
+            connectors_toml: None,
         }
     }
 }
@@ -51,15 +54,14 @@ impl App {
         let db = TestDb::new(backend).await;
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("apisendsms.toml");
-        std::fs::write(
-            &config,
+        let connectors = opts.connectors_toml.unwrap_or_else(|| {
             format!(
                 "[[connectors]]\nkind = \"sim\"\nname = \"sim\"\nreceipt_delay_ms = {}\n\n\
                  [[routes]]\nprefix = \"\"\nconnector = \"sim\"\n",
                 opts.receipt_delay_ms
-            ),
-        )
-        .unwrap();
+            )
+        });
+        std::fs::write(&config, connectors).unwrap();
         let env: Vec<(String, String)> = opts
             .env
             .into_iter()
@@ -287,4 +289,89 @@ pub fn rfc3339_in_days(days: i64) -> String {
 pub fn reconnect(mut app: App) -> App {
     app.client = reqwest::Client::new();
     app
+}
+
+/// The SMSC simulator as its own process (`apisendsms smsc-sim`), with its control port.
+pub struct SimProcess {
+    pub smpp_port: u16,
+    pub control: String,
+    child: Child,
+}
+
+impl SimProcess {
+    pub fn start(args: &[&str]) -> SimProcess {
+        let mut child = Command::new(bin())
+            .args([
+                "smsc-sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--control",
+                "127.0.0.1:0",
+            ])
+            .args(args)
+            .env("APISENDSMS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut smpp_port = None;
+        let mut control = None;
+        while smpp_port.is_none() || control.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("smsc-sim did not start");
+            if let Some(a) = line.strip_prefix("smsc-sim listening on ") {
+                smpp_port = Some(a.rsplit(':').next().unwrap().parse().unwrap());
+            } else if let Some(a) = line.strip_prefix("smsc-sim control on ") {
+                control = Some(a.to_owned());
+            }
+        }
+        SimProcess {
+            smpp_port: smpp_port.unwrap(),
+            control: control.unwrap(),
+            child,
+        }
+    }
+
+    /// Settings that route every message to this simulator over SMPP.
+    pub fn connectors_toml(&self) -> String {
+        format!(
+            "[[connectors]]\nkind = \"smpp\"\nname = \"smsc\"\nhost = \"127.0.0.1\"\nport = {}\n\
+             system_id = \"gw\"\npassword = \"pw\"\nwindow = 50\n\n\
+             [[routes]]\nprefix = \"\"\nconnector = \"smsc\"\n",
+            self.smpp_port
+        )
+    }
+
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/stats", self.control))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn inject_mo(&self, from: &str, to: &str, text: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .post(format!("{}/mo", self.control))
+            .json(&serde_json::json!({"from": from, "to": to, "text": text}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
