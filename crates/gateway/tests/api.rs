@@ -511,3 +511,36 @@ async fn sigterm_stops_cleanly() {
     app.wait_for_status(&id, "delivered", Duration::from_secs(20))
         .await;
 }
+
+#[tokio::test]
+async fn a_scheduled_message_goes_out_at_its_time() {
+    for backend in backends().await {
+        let app = App::spawn(backend).await;
+        let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+        let at = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let r = app
+            .post(
+                "/v1/messages",
+                &json!({"to": "+420777000001", "text": "on time", "scheduled_at": at}),
+            )
+            .await;
+        assert_eq!(r.body["messages"][0]["status"], "scheduled");
+        let id = r.body["messages"][0]["id"].as_str().unwrap().to_owned();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            app.get(&format!("/v1/messages/{id}")).await.body["status"],
+            "scheduled",
+            "not before its time"
+        );
+        let m = app
+            .wait_for_status(&id, "delivered", Duration::from_secs(20))
+            .await;
+        let sending_at = m["history"][1]["at"].as_str().unwrap();
+        assert!(
+            sending_at >= at.as_str(),
+            "sent at {sending_at}, scheduled for {at}"
+        );
+    }
+}
