@@ -230,6 +230,11 @@ async fn demo_account(store: &Store, ids: &IdGenerator) -> anyhow::Result<()> {
 }
 
 async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    // The numbering plan loads in about 150 ms: at startup, not in the first request.
+    tokio::task::spawn_blocking({
+        let region = settings.default_region.clone();
+        move || sms::Msisdn::preload(&region)
+    });
     let store = connect(&settings).await?;
     let ids = Arc::new(IdGenerator::new(settings.node_id));
     let node = i64::from(settings.node_id);
