@@ -1,20 +1,30 @@
 //! The group-commit writer: one task takes the submissions that arrived together and commits
 //! them in one transaction. If that transaction fails, each submission is retried alone, so one
 //! bad submission cannot fail the others.
+//!
+//! A group costs a fixed number of statements whatever its size: the idempotency keys and the
+//! balances are read once, every submission is decided in memory in arrival order (all or
+//! nothing each), and the results are written with one statement per table (per chunk of rows).
+
+use std::collections::HashMap;
 
 use domain::Money;
 use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
-use crate::{Backend, Result};
+use crate::{values_placeholders, Backend, Result, StoreError};
 
 pub(crate) struct Job {
     pub submission: Submission,
     pub reply: oneshot::Sender<Result<SubmitOutcome>>,
 }
 
-pub(crate) fn spawn(_backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::Sender<Job> {
+/// How often a group is decided again when another writer inserted one of its idempotency keys
+/// between our read and our insert (PostgreSQL with several nodes).
+const KEY_RACE_RETRIES: usize = 5;
+
+pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::Sender<Job> {
     let (tx, mut rx) = mpsc::channel::<Job>(max_group * 4);
     tokio::spawn(async move {
         let mut group: Vec<Job> = Vec::with_capacity(max_group);
@@ -27,7 +37,7 @@ pub(crate) fn spawn(_backend: Backend, pool: AnyPool, max_group: usize) -> mpsc:
                 }
             }
             let subs: Vec<&Submission> = group.iter().map(|j| &j.submission).collect();
-            match commit_group(&pool, &subs).await {
+            match commit_group(backend, &pool, &subs).await {
                 Ok(outcomes) => {
                     for (job, outcome) in group.drain(..).zip(outcomes) {
                         let _ = job.reply.send(Ok(outcome));
@@ -40,7 +50,7 @@ pub(crate) fn spawn(_backend: Backend, pool: AnyPool, max_group: usize) -> mpsc:
                 Err(err) => {
                     tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
                     for job in group.drain(..) {
-                        let result = commit_group(&pool, &[&job.submission])
+                        let result = commit_group(backend, &pool, &[&job.submission])
                             .await
                             .map(|mut v| v.pop().expect("one outcome"));
                         let _ = job.reply.send(result);
@@ -52,99 +62,247 @@ pub(crate) fn spawn(_backend: Backend, pool: AnyPool, max_group: usize) -> mpsc:
     tx
 }
 
-async fn commit_group(pool: &AnyPool, subs: &[&Submission]) -> Result<Vec<SubmitOutcome>> {
-    let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(subs.len());
-    let mut accepted: Vec<&Submission> = Vec::with_capacity(subs.len());
-    for sub in subs {
-        let outcome = accept_one(&mut tx, sub).await?;
-        if outcome == SubmitOutcome::Accepted {
-            accepted.push(sub);
+async fn commit_group(
+    backend: Backend,
+    pool: &AnyPool,
+    subs: &[&Submission],
+) -> Result<Vec<SubmitOutcome>> {
+    for _ in 0..KEY_RACE_RETRIES {
+        let mut tx = pool.begin().await?;
+        if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
+            tx.commit().await?;
+            return Ok(outcomes);
         }
-        outcomes.push(outcome);
+        // Dropping the transaction rolls it back; the next round reads the new keys.
     }
-    insert_messages(&mut tx, &accepted).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+    Err(StoreError::Conflict(
+        "an idempotency key written concurrently",
+    ))
 }
 
-/// Idempotency and credit for one submission, inside the group's transaction.
-async fn accept_one(conn: &mut sqlx::AnyConnection, sub: &Submission) -> Result<SubmitOutcome> {
-    let account = sub.account.get();
-    if let Some(idem) = &sub.idempotency {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (account_id, key, request_hash, response, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (account_id, key) DO NOTHING",
-        )
-        .bind(account)
-        .bind(&idem.key)
-        .bind(&idem.request_hash)
-        .bind(&sub.response)
-        .bind(sub.now)
-        .execute(&mut *conn)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            let row = sqlx::query("SELECT request_hash, response FROM idempotency_keys WHERE account_id = $1 AND key = $2")
-                .bind(account)
-                .bind(&idem.key)
-                .fetch_one(&mut *conn)
-                .await?;
-            let hash: String = row.try_get("request_hash")?;
-            return Ok(if hash == idem.request_hash {
-                SubmitOutcome::Replayed {
-                    response: row.try_get("response")?,
-                }
-            } else {
-                SubmitOutcome::IdempotencyMismatch
-            });
-        }
-    }
-    let total = sub
-        .total_price()
-        .unwrap_or(Money::from_hundredths(i64::MAX))
-        .hundredths();
-    if total > 0 {
-        let reserved = sqlx::query(
-            "UPDATE accounts SET balance_cents = balance_cents - $1, reserved_cents = reserved_cents + $1 \
-             WHERE id = $2 AND balance_cents >= $1",
-        )
-        .bind(total)
-        .bind(account)
-        .execute(&mut *conn)
-        .await?;
-        if reserved.rows_affected() == 0 {
-            if let Some(idem) = &sub.idempotency {
-                sqlx::query("DELETE FROM idempotency_keys WHERE account_id = $1 AND key = $2")
-                    .bind(account)
-                    .bind(&idem.key)
-                    .execute(&mut *conn)
-                    .await?;
+/// What the group decided for one submission that reserves credit.
+struct Reserve<'a> {
+    sub: &'a Submission,
+    total: i64,
+}
+
+/// Decides and writes the group; `None` when another writer inserted one of the group's
+/// idempotency keys meanwhile (the caller rolls back and tries again).
+async fn write_group(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    subs: &[&Submission],
+) -> Result<Option<Vec<SubmitOutcome>>> {
+    let mut known_keys = existing_keys(conn, subs).await?;
+    let mut balances = balances_for_update(backend, conn, subs).await?;
+
+    let mut outcomes = Vec::with_capacity(subs.len());
+    let mut accepted: Vec<&Submission> = Vec::with_capacity(subs.len());
+    let mut reserves: Vec<Reserve<'_>> = Vec::with_capacity(subs.len());
+    let mut new_keys: Vec<&Submission> = Vec::new();
+    for sub in subs {
+        let account = sub.account.get();
+        if let Some(idem) = &sub.idempotency {
+            if let Some((hash, response)) = known_keys.get(&(account, idem.key.clone())) {
+                outcomes.push(if *hash == idem.request_hash {
+                    SubmitOutcome::Replayed {
+                        response: response.clone(),
+                    }
+                } else {
+                    SubmitOutcome::IdempotencyMismatch
+                });
+                continue;
             }
-            let available = sqlx::query("SELECT balance_cents FROM accounts WHERE id = $1")
-                .bind(account)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| r.try_get::<i64, _>("balance_cents"))
-                .transpose()?
-                .unwrap_or(0);
-            return Ok(SubmitOutcome::InsufficientCredit {
-                available: Money::from_hundredths(available),
-                required: Money::from_hundredths(total),
-            });
         }
-        sqlx::query(
-            "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
-             VALUES ($1, 'reserve', $2, $3, $4, $5)",
-        )
-        .bind(account)
-        .bind(-total)
-        .bind(total)
-        .bind(format!("submission {} ({} messages)", sub.submission_id, sub.messages.len()))
-        .bind(sub.now)
-        .execute(&mut *conn)
-        .await?;
+        let total = sub
+            .total_price()
+            .unwrap_or(Money::from_hundredths(i64::MAX))
+            .hundredths();
+        if total > 0 {
+            match balances.get_mut(&account) {
+                Some(balance) if *balance >= total => *balance -= total,
+                other => {
+                    let available = other.map_or(0, |b| *b);
+                    outcomes.push(SubmitOutcome::InsufficientCredit {
+                        available: Money::from_hundredths(available),
+                        required: Money::from_hundredths(total),
+                    });
+                    continue;
+                }
+            }
+            reserves.push(Reserve { sub, total });
+        }
+        if let Some(idem) = &sub.idempotency {
+            known_keys.insert(
+                (account, idem.key.clone()),
+                (idem.request_hash.clone(), sub.response.clone()),
+            );
+            new_keys.push(sub);
+        }
+        accepted.push(sub);
+        outcomes.push(SubmitOutcome::Accepted);
     }
-    Ok(SubmitOutcome::Accepted)
+
+    if !insert_keys(conn, &new_keys).await? {
+        return Ok(None);
+    }
+    reserve_credit(conn, &reserves).await?;
+    insert_messages(conn, &accepted).await?;
+    Ok(Some(outcomes))
+}
+
+/// (account id, key) -> (request hash, stored response)
+type KnownKeys = HashMap<(i64, String), (String, String)>;
+
+/// The idempotency keys of the group that are already stored, with their hash and response.
+async fn existing_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<KnownKeys> {
+    let mut wanted: Vec<(i64, &str)> = subs
+        .iter()
+        .filter_map(|s| {
+            s.idempotency
+                .as_ref()
+                .map(|i| (s.account.get(), i.key.as_str()))
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut known = HashMap::new();
+    for chunk in wanted.chunks(1000) {
+        let sql = format!(
+            "SELECT k.account_id, k.key, k.request_hash, k.response FROM idempotency_keys k \
+             JOIN (VALUES {}) AS v ON k.account_id = v.column1 AND k.key = v.column2",
+            values_placeholders(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for (account, key) in chunk {
+            q = q.bind(*account).bind(*key);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            known.insert(
+                (row.try_get("account_id")?, row.try_get("key")?),
+                (row.try_get("request_hash")?, row.try_get("response")?),
+            );
+        }
+    }
+    Ok(known)
+}
+
+/// The available balance of every account in the group, locked for this transaction on
+/// PostgreSQL (SQLite has a single writer).
+async fn balances_for_update(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    subs: &[&Submission],
+) -> Result<HashMap<i64, i64>> {
+    let mut ids: Vec<i64> = subs.iter().map(|s| s.account.get()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE",
+    };
+    let mut balances = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let list = (1..=chunk.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT id, balance_cents FROM accounts WHERE id IN ({list}) ORDER BY id {lock}"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            balances.insert(row.try_get("id")?, row.try_get("balance_cents")?);
+        }
+    }
+    Ok(balances)
+}
+
+/// Stores the keys of the accepted submissions; `false` if one of them was stored by another
+/// writer since [`existing_keys`] read them.
+async fn insert_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<bool> {
+    for chunk in subs.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO idempotency_keys (account_id, key, request_hash, response, created_at) \
+             VALUES {} ON CONFLICT (account_id, key) DO NOTHING RETURNING key",
+            values_placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for sub in chunk {
+            let idem = sub.idempotency.as_ref().expect("only keyed submissions");
+            q = q
+                .bind(sub.account.get())
+                .bind(idem.key.as_str())
+                .bind(idem.request_hash.as_str())
+                .bind(sub.response.as_str())
+                .bind(sub.now);
+        }
+        if q.fetch_all(&mut *conn).await?.len() != chunk.len() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Moves the reserved totals from available to reserved: one ledger entry per submission and
+/// one update per account, so the balances stay the sums of the ledger.
+async fn reserve_credit(conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]) -> Result<()> {
+    if reserves.is_empty() {
+        return Ok(());
+    }
+    for chunk in reserves.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
+             VALUES {}",
+            values_placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.sub.account.get())
+                .bind("reserve")
+                .bind(-r.total)
+                .bind(r.total)
+                .bind(format!(
+                    "submission {} ({} messages)",
+                    r.sub.submission_id,
+                    r.sub.messages.len()
+                ))
+                .bind(r.sub.now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let mut per_account: Vec<(i64, i64)> = Vec::new();
+    for r in reserves {
+        let account = r.sub.account.get();
+        match per_account.iter_mut().find(|(a, _)| *a == account) {
+            Some((_, sum)) => *sum += r.total,
+            None => per_account.push((account, r.total)),
+        }
+    }
+    for chunk in per_account.chunks(1000) {
+        let sql = format!(
+            "UPDATE accounts SET balance_cents = balance_cents - v.column2, \
+             reserved_cents = reserved_cents + v.column2 \
+             FROM (VALUES {}) AS v WHERE accounts.id = v.column1",
+            values_placeholders(chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for (account, sum) in chunk {
+            q = q.bind(*account).bind(*sum);
+        }
+        let updated = q.execute(&mut *conn).await?.rows_affected();
+        if updated != chunk.len() as u64 {
+            return Err(StoreError::Corrupt(format!(
+                "reserved credit for {} accounts, found {updated}",
+                chunk.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 const COLS: usize = 16;
@@ -159,7 +317,7 @@ async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -
         let sql = format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, client_ref, scheduled_at, due_at, expires_at, created_at, updated_at) VALUES {}",
-            crate::values_placeholders(chunk.len(), COLS)
+            values_placeholders(chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
         for (s, m) in chunk {
@@ -167,14 +325,14 @@ async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -
                 .bind(m.id.get())
                 .bind(s.account.get())
                 .bind(s.submission_id)
-                .bind(m.to.clone())
-                .bind(m.sender.clone())
-                .bind(m.body.clone())
+                .bind(m.to.as_str())
+                .bind(m.sender.as_str())
+                .bind(m.body.as_str())
                 .bind(m.encoding)
                 .bind(i64::from(m.parts))
                 .bind(m.price.hundredths())
                 .bind(m.status.as_str())
-                .bind(m.client_ref.clone())
+                .bind(m.client_ref.as_deref())
                 .bind(m.scheduled_at)
                 .bind(m.due_at)
                 .bind(m.expires_at)
