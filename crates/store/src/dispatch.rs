@@ -7,14 +7,14 @@
 //! sent again with the same message id, which carriers that deduplicate by it (our SMSC
 //! simulator, via a TLV) use to send it once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::messages::{insert_event_rows, insert_events, EventRow};
-use crate::{Backend, Result, Store, StoreError};
+use crate::{values_placeholders, Backend, Result, Store, StoreError};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]
@@ -122,58 +122,107 @@ impl Store {
     }
 
     /// Records the carriers' answers for claimed messages, charging or releasing credit.
+    /// Only messages still `sending` change, so a repeated result charges nothing twice.
     pub async fn record_results(&self, results: &[SendResult], now: i64) -> Result<()> {
         if results.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
-        let mut charges: HashMap<AccountId, (i64, u32)> = HashMap::new();
-        let mut releases: HashMap<AccountId, (i64, u32)> = HashMap::new();
-        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(results.len());
+        // The first result for a message wins, as if they were applied one after another.
+        let mut seen: HashSet<i64> = HashSet::with_capacity(results.len());
+        let (mut sent, mut retry, mut failed) = (Vec::new(), Vec::new(), Vec::new());
         for result in results {
+            let id = match result {
+                SendResult::Sent { id, .. }
+                | SendResult::Retry { id, .. }
+                | SendResult::Failed { id, .. } => id.get(),
+            };
+            if !seen.insert(id) {
+                continue;
+            }
             match result {
-                SendResult::Sent {
+                SendResult::Sent { .. } => sent.push(result),
+                SendResult::Retry { .. } => retry.push(result),
+                SendResult::Failed { .. } => failed.push(result),
+            }
+        }
+        let mut tx = self.write.begin().await?;
+        let mut changed: Vec<i64> = Vec::with_capacity(results.len());
+        for chunk in sent.chunks(UPDATE_CHUNK) {
+            let sql = update_from_values(
+                "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
+                 claimed_until = NULL",
+                chunk.len(),
+                3,
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                if let SendResult::Sent {
                     id,
-                    account,
-                    price,
                     connector,
                     smsc_id,
-                } => {
-                    let done = sqlx::query(
-                        "UPDATE messages SET status = 'sent', status_reason = NULL, connector = $1, smsc_id = $2, \
-                         claimed_until = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending'",
-                    )
-                    .bind(connector.as_str())
-                    .bind(smsc_id.as_str())
-                    .bind(now)
-                    .bind(id.get())
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        let c = charges.entry(*account).or_default();
-                        c.0 += price.hundredths();
-                        c.1 += 1;
-                        events.push((id.get(), MessageStatus::Sent, None, now));
-                    }
+                    ..
+                } = r
+                {
+                    q = q
+                        .bind(id.get())
+                        .bind(connector.as_str())
+                        .bind(smsc_id.as_str());
                 }
-                SendResult::Retry {
+            }
+            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+        }
+        for chunk in retry.chunks(UPDATE_CHUNK) {
+            let sql = update_from_values(
+                "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
+                 claimed_until = NULL",
+                chunk.len(),
+                3,
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                if let SendResult::Retry {
                     id,
                     reason,
                     retry_at,
-                } => {
-                    let done = sqlx::query(
-                        "UPDATE messages SET status = 'queued', status_reason = $1, due_at = $2, claimed_by = NULL, \
-                         claimed_until = NULL, updated_at = $3 WHERE id = $4 AND status = 'sending'",
-                    )
-                    .bind(reason.as_str())
-                    .bind(*retry_at)
-                    .bind(now)
-                    .bind(id.get())
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        events.push((id.get(), MessageStatus::Queued, Some(reason.as_str()), now));
-                    }
+                } = r
+                {
+                    q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
+                }
+            }
+            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+        }
+        for chunk in failed.chunks(UPDATE_CHUNK) {
+            let sql = update_from_values(
+                "status = v.column2, status_reason = v.column3, claimed_until = NULL",
+                chunk.len(),
+                3,
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                if let SendResult::Failed {
+                    id, status, reason, ..
+                } = r
+                {
+                    q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
+                }
+            }
+            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+        }
+        // One charge and one release entry per account, accounts in the order first seen.
+        let changed: std::collections::HashSet<i64> = changed.into_iter().collect();
+        let mut charges: Vec<(AccountId, i64, u32)> = Vec::new();
+        let mut releases: Vec<(AccountId, i64, u32)> = Vec::new();
+        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(changed.len());
+        for result in sent.iter().chain(&retry).chain(&failed) {
+            match result {
+                SendResult::Sent {
+                    id, account, price, ..
+                } if changed.contains(&id.get()) => {
+                    add(&mut charges, *account, price.hundredths());
+                    events.push((id.get(), MessageStatus::Sent, None, now));
+                }
+                SendResult::Retry { id, reason, .. } if changed.contains(&id.get()) => {
+                    events.push((id.get(), MessageStatus::Queued, Some(reason.as_str()), now));
                 }
                 SendResult::Failed {
                     id,
@@ -181,28 +230,15 @@ impl Store {
                     price,
                     status,
                     reason,
-                } => {
-                    let done = sqlx::query(
-                        "UPDATE messages SET status = $1, status_reason = $2, claimed_until = NULL, updated_at = $3 \
-                         WHERE id = $4 AND status = 'sending'",
-                    )
-                    .bind(status.as_str())
-                    .bind(reason.as_str())
-                    .bind(now)
-                    .bind(id.get())
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        let r = releases.entry(*account).or_default();
-                        r.0 += price.hundredths();
-                        r.1 += 1;
-                        events.push((id.get(), *status, Some(reason.as_str()), now));
-                    }
+                } if changed.contains(&id.get()) => {
+                    add(&mut releases, *account, price.hundredths());
+                    events.push((id.get(), *status, Some(reason.as_str()), now));
                 }
+                _ => {}
             }
         }
         insert_event_rows(&mut tx, &events).await?;
-        for (account, (amount, n)) in charges {
+        for (account, amount, n) in charges {
             if amount > 0 {
                 ledger_entry(
                     &mut tx,
@@ -216,7 +252,7 @@ impl Store {
                 .await?;
             }
         }
-        for (account, (amount, n)) in releases {
+        for (account, amount, n) in releases {
             if amount > 0 {
                 ledger_entry(
                     &mut tx,
@@ -241,45 +277,83 @@ impl Store {
         if receipts.is_empty() {
             return Ok(0);
         }
+        // A repeated receipt in the same batch would find its message already final.
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(receipts.len());
+        let receipts: Vec<&Receipt> = receipts
+            .iter()
+            .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
+            .collect();
         let mut tx = self.write.begin().await?;
-        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(receipts.len());
-        for r in receipts {
-            let row = sqlx::query(
-                "UPDATE messages SET status = $1, status_reason = $2, updated_at = $3 \
-                 WHERE connector = $4 AND smsc_id = $5 AND status IN ('sent', 'sending') RETURNING id",
-            )
-            .bind(r.status.as_str())
-            .bind(r.reason.clone())
-            .bind(now)
-            .bind(r.connector.as_str())
-            .bind(r.smsc_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                Some(row) => events.push((row.try_get("id")?, r.status, r.reason.as_deref(), now)),
-                None => {
-                    let known = sqlx::query(
-                        "SELECT id FROM messages WHERE connector = $1 AND smsc_id = $2",
-                    )
+        let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
+        for chunk in receipts.chunks(UPDATE_CHUNK) {
+            let sql = format!(
+                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = ${} \
+                 FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
+                 AND messages.status IN ('sent', 'sending') \
+                 RETURNING messages.id, messages.connector, messages.smsc_id",
+                chunk.len() * 4 + 1,
+                values_placeholders(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
                     .bind(r.connector.as_str())
                     .bind(r.smsc_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if known.is_none() {
-                        sqlx::query(
-                            "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector, smsc_id) DO NOTHING",
-                        )
-                        .bind(r.connector.as_str())
-                        .bind(r.smsc_id.as_str())
-                        .bind(r.status.as_str())
-                        .bind(r.reason.clone())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
+                    .bind(r.status.as_str())
+                    .bind(r.reason.as_deref());
             }
+            for row in q.bind(now).fetch_all(&mut *tx).await? {
+                matched.insert(
+                    (row.try_get("connector")?, row.try_get("smsc_id")?),
+                    row.try_get("id")?,
+                );
+            }
+        }
+        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(matched.len());
+        let mut unmatched: Vec<&Receipt> = Vec::new();
+        for r in &receipts {
+            match matched.get(&(r.connector.clone(), r.smsc_id.clone())) {
+                Some(id) => events.push((*id, r.status, r.reason.as_deref(), now)),
+                None => unmatched.push(r),
+            }
+        }
+        // Receipts for messages not sent yet (or final already): keep those whose message is
+        // unknown, for [`Store::match_pending_receipts`].
+        let mut known: HashSet<(String, String)> = HashSet::new();
+        for chunk in unmatched.chunks(UPDATE_CHUNK) {
+            let sql = format!(
+                "SELECT m.connector, m.smsc_id FROM messages m JOIN (VALUES {}) AS v \
+                 ON m.connector = v.column1 AND m.smsc_id = v.column2",
+                values_placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                known.insert((row.try_get("connector")?, row.try_get("smsc_id")?));
+            }
+        }
+        let pending: Vec<&Receipt> = unmatched
+            .into_iter()
+            .filter(|r| !known.contains(&(r.connector.clone(), r.smsc_id.clone())))
+            .collect();
+        for chunk in pending.chunks(UPDATE_CHUNK) {
+            let sql = format!(
+                "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
+                 VALUES {} ON CONFLICT (connector, smsc_id) DO NOTHING",
+                values_placeholders(chunk.len(), 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.connector.as_str())
+                    .bind(r.smsc_id.as_str())
+                    .bind(r.status.as_str())
+                    .bind(r.reason.as_deref())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
         }
         let changed = events.len();
         insert_event_rows(&mut tx, &events).await?;
@@ -309,12 +383,16 @@ impl Store {
         }
         let applied = self.apply_receipts(&receipts, now).await?;
         let mut tx = self.write.begin().await?;
-        for r in &receipts {
-            sqlx::query("DELETE FROM pending_receipts WHERE connector = $1 AND smsc_id = $2")
-                .bind(r.connector.as_str())
-                .bind(r.smsc_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        for chunk in receipts.chunks(UPDATE_CHUNK) {
+            let sql = format!(
+                "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
+                values_placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
+            }
+            q.execute(&mut *tx).await?;
         }
         let dropped = sqlx::query("DELETE FROM pending_receipts WHERE received_at < $1")
             .bind(drop_before)
@@ -425,6 +503,38 @@ impl Store {
                 ))
             })
             .collect()
+    }
+}
+
+/// Rows per set-based statement (each row binds at most five values).
+const UPDATE_CHUNK: usize = 1000;
+
+/// `UPDATE messages SET {set}, updated_at = $last FROM (VALUES ..) AS v` for `rows` rows of
+/// `cols` values whose first is the message id; only messages still `sending` change.
+/// `now` is bound after the values.
+fn update_from_values(set: &str, rows: usize, cols: usize) -> String {
+    format!(
+        "UPDATE messages SET {set}, updated_at = ${} FROM (VALUES {}) AS v \
+         WHERE messages.id = v.column1 AND messages.status = 'sending' RETURNING messages.id",
+        rows * cols + 1,
+        values_placeholders(rows, cols)
+    )
+}
+
+fn returned_ids(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<i64>> {
+    rows.iter()
+        .map(|r| r.try_get::<i64, _>("id").map_err(Into::into))
+        .collect()
+}
+
+/// Adds one message's price to its account's total (accounts kept in first-seen order).
+fn add(totals: &mut Vec<(AccountId, i64, u32)>, account: AccountId, amount: i64) {
+    match totals.iter_mut().find(|(a, _, _)| *a == account) {
+        Some((_, sum, n)) => {
+            *sum += amount;
+            *n += 1;
+        }
+        None => totals.push((account, amount, 1)),
     }
 }
 
