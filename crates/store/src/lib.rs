@@ -109,14 +109,19 @@ impl Store {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url)?;
                 let options = AnyConnectOptions::from_str(&url)?;
+                // Only this process writes through the one write connection; it is not
+                // pinged before each transaction (a round trip each time).
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                                 PRAGMA wal_autocheckpoint = 10000;",
                             )
                             .await?;
                             Ok(())
