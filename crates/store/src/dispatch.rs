@@ -14,7 +14,8 @@ use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::messages::{insert_event_rows, insert_events, EventRow};
-use crate::{values_placeholders, Backend, Result, Store, StoreError};
+use crate::sql;
+use crate::{Backend, Result, Store, StoreError};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]
@@ -116,7 +117,7 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
-        insert_events(&mut tx, &ids, MessageStatus::Sending, None, now).await?;
+        insert_events(&mut tx, self.backend, &ids, MessageStatus::Sending, None, now).await?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -149,12 +150,13 @@ impl Store {
         let mut changed: Vec<i64> = Vec::with_capacity(results.len());
         for chunk in sent.chunks(UPDATE_CHUNK) {
             let sql = update_from_values(
+                self.backend,
                 "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
                  claimed_until = NULL",
                 chunk.len(),
                 3,
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(now);
             for r in chunk {
                 if let SendResult::Sent {
                     id,
@@ -169,16 +171,17 @@ impl Store {
                         .bind(smsc_id.as_str());
                 }
             }
-            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
         }
         for chunk in retry.chunks(UPDATE_CHUNK) {
             let sql = update_from_values(
+                self.backend,
                 "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
                  claimed_until = NULL",
                 chunk.len(),
                 3,
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(now);
             for r in chunk {
                 if let SendResult::Retry {
                     id,
@@ -189,15 +192,16 @@ impl Store {
                     q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
                 }
             }
-            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
         }
         for chunk in failed.chunks(UPDATE_CHUNK) {
             let sql = update_from_values(
+                self.backend,
                 "status = v.column2, status_reason = v.column3, claimed_until = NULL",
                 chunk.len(),
                 3,
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(now);
             for r in chunk {
                 if let SendResult::Failed {
                     id, status, reason, ..
@@ -206,7 +210,7 @@ impl Store {
                     q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
                 }
             }
-            changed.extend(returned_ids(q.bind(now).fetch_all(&mut *tx).await?)?);
+            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
         }
         // One charge and one release entry per account, accounts in the order first seen.
         let changed: std::collections::HashSet<i64> = changed.into_iter().collect();
@@ -237,7 +241,7 @@ impl Store {
                 _ => {}
             }
         }
-        insert_event_rows(&mut tx, &events).await?;
+        insert_event_rows(&mut tx, self.backend, &events).await?;
         for (account, amount, n) in charges {
             if amount > 0 {
                 ledger_entry(
@@ -287,14 +291,14 @@ impl Store {
         let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
-                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = ${} \
+                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = {} \
                  FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
                  AND messages.status IN ('sent', 'sending') \
                  RETURNING messages.id, messages.connector, messages.smsc_id",
-                chunk.len() * 4 + 1,
-                values_placeholders(chunk.len(), 4)
+                sql::param(self.backend, 1),
+                sql::rows(self.backend, 2, chunk.len(), 4)
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(&sql).bind(now);
             for r in chunk {
                 q = q
                     .bind(r.connector.as_str())
@@ -302,7 +306,7 @@ impl Store {
                     .bind(r.status.as_str())
                     .bind(r.reason.as_deref());
             }
-            for row in q.bind(now).fetch_all(&mut *tx).await? {
+            for row in q.fetch_all(&mut *tx).await? {
                 matched.insert(
                     (row.try_get("connector")?, row.try_get("smsc_id")?),
                     row.try_get("id")?,
@@ -324,7 +328,7 @@ impl Store {
             let sql = format!(
                 "SELECT m.connector, m.smsc_id FROM messages m JOIN (VALUES {}) AS v \
                  ON m.connector = v.column1 AND m.smsc_id = v.column2",
-                values_placeholders(chunk.len(), 2)
+                sql::rows(self.backend, 1, chunk.len(), 2)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -342,7 +346,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
                  VALUES {} ON CONFLICT (connector, smsc_id) DO NOTHING",
-                values_placeholders(chunk.len(), 5)
+                sql::rows(self.backend, 1, chunk.len(), 5)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -356,7 +360,7 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         let changed = events.len();
-        insert_event_rows(&mut tx, &events).await?;
+        insert_event_rows(&mut tx, self.backend, &events).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -386,7 +390,7 @@ impl Store {
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
                 "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
-                values_placeholders(chunk.len(), 2)
+                sql::rows(self.backend, 1, chunk.len(), 2)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -427,7 +431,7 @@ impl Store {
             *releases.entry(r.try_get("account_id")?).or_default() +=
                 r.try_get::<i64, _>("price_cents")?;
         }
-        insert_events(&mut tx, &ids, MessageStatus::Expired, Some(REASON), now).await?;
+        insert_events(&mut tx, self.backend, &ids, MessageStatus::Expired, Some(REASON), now).await?;
         for (account, amount) in releases {
             if amount > 0 {
                 ledger_entry(
@@ -484,7 +488,7 @@ impl Store {
             .iter()
             .map(|r| r.try_get::<i64, _>("id"))
             .collect::<Result<Vec<_>, _>>()?;
-        insert_events(&mut tx, &ids, MessageStatus::Queued, Some(reason), now).await?;
+        insert_events(&mut tx, self.backend, &ids, MessageStatus::Queued, Some(reason), now).await?;
         tx.commit().await?;
         Ok(ids.len())
     }
@@ -509,15 +513,15 @@ impl Store {
 /// Rows per set-based statement (each row binds at most five values).
 const UPDATE_CHUNK: usize = 1000;
 
-/// `UPDATE messages SET {set}, updated_at = $last FROM (VALUES ..) AS v` for `rows` rows of
+/// `UPDATE messages SET {set}, updated_at = <now> FROM (VALUES ..) AS v` for `rows` rows of
 /// `cols` values whose first is the message id; only messages still `sending` change.
-/// `now` is bound after the values.
-fn update_from_values(set: &str, rows: usize, cols: usize) -> String {
+/// `now` is bound first, then the values.
+fn update_from_values(backend: Backend, set: &str, rows: usize, cols: usize) -> String {
     format!(
-        "UPDATE messages SET {set}, updated_at = ${} FROM (VALUES {}) AS v \
+        "UPDATE messages SET {set}, updated_at = {} FROM (VALUES {}) AS v \
          WHERE messages.id = v.column1 AND messages.status = 'sending' RETURNING messages.id",
-        rows * cols + 1,
-        values_placeholders(rows, cols)
+        sql::param(backend, 1),
+        sql::rows(backend, 2, rows, cols)
     )
 }
 

@@ -18,6 +18,7 @@ mod accounts;
 mod dispatch;
 mod inbound;
 mod messages;
+mod sql;
 mod writer;
 
 use std::str::FromStr;
@@ -206,28 +207,6 @@ fn sqlite_url_with_create(url: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Builds `($1,$2,..),($n+1,..)` for a multi-row insert of `rows` rows of `cols` columns.
-pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 1;
-    for r in 0..rows {
-        if r > 0 {
-            s.push(',');
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('$');
-            s.push_str(&n.to_string());
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// Current UTC time in microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()
@@ -239,12 +218,6 @@ pub fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_number_every_cell() {
-        assert_eq!(values_placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
-        assert_eq!(values_placeholders(1, 1), "($1)");
-    }
 
     #[test]
     fn sqlite_urls_get_create_mode() {

@@ -272,6 +272,7 @@ impl Store {
         let price: i64 = row.try_get("price_cents")?;
         insert_events(
             &mut tx,
+            self.backend,
             &[id.get()],
             MessageStatus::Cancelled,
             Some("cancelled by the customer"),
@@ -298,13 +299,14 @@ impl Store {
 /// Records the same status change for many messages.
 pub(crate) async fn insert_events(
     conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
     ids: &[i64],
     status: MessageStatus,
     reason: Option<&str>,
     at: i64,
 ) -> Result<()> {
     let rows: Vec<EventRow<'_>> = ids.iter().map(|id| (*id, status, reason, at)).collect();
-    insert_event_rows(conn, &rows).await
+    insert_event_rows(conn, backend, &rows).await
 }
 
 /// (message id, status, reason, time)
@@ -313,12 +315,13 @@ pub(crate) type EventRow<'a> = (i64, MessageStatus, Option<&'a str>, i64);
 /// Records status changes, many rows per statement.
 pub(crate) async fn insert_event_rows(
     conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
     rows: &[EventRow<'_>],
 ) -> Result<()> {
     for chunk in rows.chunks(1000) {
         let sql = format!(
             "INSERT INTO message_events (message_id, status, reason, at) VALUES {}",
-            crate::values_placeholders(chunk.len(), 4)
+            crate::sql::rows(backend, 1, chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
         for (id, status, reason, at) in chunk {

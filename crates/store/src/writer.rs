@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
-use crate::{values_placeholders, Backend, Result, StoreError};
+use crate::{sql, Backend, Result, StoreError};
 
 pub(crate) struct Job {
     pub submission: Submission,
@@ -93,7 +93,7 @@ async fn write_group(
     conn: &mut sqlx::AnyConnection,
     subs: &[&Submission],
 ) -> Result<Option<Vec<SubmitOutcome>>> {
-    let mut known_keys = existing_keys(conn, subs).await?;
+    let mut known_keys = existing_keys(backend, conn, subs).await?;
     let mut balances = balances_for_update(backend, conn, subs).await?;
 
     let mut outcomes = Vec::with_capacity(subs.len());
@@ -143,11 +143,11 @@ async fn write_group(
         outcomes.push(SubmitOutcome::Accepted);
     }
 
-    if !insert_keys(conn, &new_keys).await? {
+    if !insert_keys(backend, conn, &new_keys).await? {
         return Ok(None);
     }
-    reserve_credit(conn, &reserves).await?;
-    insert_messages(conn, &accepted).await?;
+    reserve_credit(backend, conn, &reserves).await?;
+    insert_messages(backend, conn, &accepted).await?;
     Ok(Some(outcomes))
 }
 
@@ -155,7 +155,11 @@ async fn write_group(
 type KnownKeys = HashMap<(i64, String), (String, String)>;
 
 /// The idempotency keys of the group that are already stored, with their hash and response.
-async fn existing_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<KnownKeys> {
+async fn existing_keys(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    subs: &[&Submission],
+) -> Result<KnownKeys> {
     let mut wanted: Vec<(i64, &str)> = subs
         .iter()
         .filter_map(|s| {
@@ -171,7 +175,7 @@ async fn existing_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> 
         let sql = format!(
             "SELECT k.account_id, k.key, k.request_hash, k.response FROM idempotency_keys k \
              JOIN (VALUES {}) AS v ON k.account_id = v.column1 AND k.key = v.column2",
-            values_placeholders(chunk.len(), 2)
+            sql::rows(backend, 1, chunk.len(), 2)
         );
         let mut q = sqlx::query(&sql);
         for (account, key) in chunk {
@@ -203,10 +207,7 @@ async fn balances_for_update(
     };
     let mut balances = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(1000) {
-        let list = (1..=chunk.len())
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = sql::list(backend, 1, chunk.len());
         let sql = format!(
             "SELECT id, balance_cents FROM accounts WHERE id IN ({list}) ORDER BY id {lock}"
         );
@@ -223,12 +224,14 @@ async fn balances_for_update(
 
 /// Stores the keys of the accepted submissions; `false` if one of them was stored by another
 /// writer since [`existing_keys`] read them.
-async fn insert_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<bool> {
+async fn insert_keys(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<bool> {
     for chunk in subs.chunks(1000) {
         let sql = format!(
             "INSERT INTO idempotency_keys (account_id, key, request_hash, response, created_at) \
              VALUES {} ON CONFLICT (account_id, key) DO NOTHING RETURNING key",
-            values_placeholders(chunk.len(), 5)
+            sql::rows(backend, 1, chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
         for sub in chunk {
@@ -249,7 +252,9 @@ async fn insert_keys(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Re
 
 /// Moves the reserved totals from available to reserved: one ledger entry per submission and
 /// one update per account, so the balances stay the sums of the ledger.
-async fn reserve_credit(conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]) -> Result<()> {
+async fn reserve_credit(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]) -> Result<()> {
     if reserves.is_empty() {
         return Ok(());
     }
@@ -257,7 +262,7 @@ async fn reserve_credit(conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]
         let sql = format!(
             "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
              VALUES {}",
-            values_placeholders(chunk.len(), 6)
+            sql::rows(backend, 1, chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql);
         for r in chunk {
@@ -288,7 +293,7 @@ async fn reserve_credit(conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]
             "UPDATE accounts SET balance_cents = balance_cents - v.column2, \
              reserved_cents = reserved_cents + v.column2 \
              FROM (VALUES {}) AS v WHERE accounts.id = v.column1",
-            values_placeholders(chunk.len(), 2)
+            sql::rows(backend, 1, chunk.len(), 2)
         );
         let mut q = sqlx::query(&sql);
         for (account, sum) in chunk {
@@ -308,7 +313,9 @@ async fn reserve_credit(conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]
 const COLS: usize = 16;
 const ROWS_PER_INSERT: usize = 500;
 
-async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<()> {
+async fn insert_messages(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<()> {
     let rows: Vec<(&Submission, &crate::NewMessage)> = subs
         .iter()
         .flat_map(|s| s.messages.iter().map(move |m| (*s, m)))
@@ -317,7 +324,7 @@ async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -
         let sql = format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, client_ref, scheduled_at, due_at, expires_at, created_at, updated_at) VALUES {}",
-            values_placeholders(chunk.len(), COLS)
+            sql::rows(backend, 1, chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
         for (s, m) in chunk {
@@ -345,6 +352,6 @@ async fn insert_messages(conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -
         .iter()
         .map(|(s, m)| (m.id.get(), m.status, None, s.now))
         .collect();
-    insert_event_rows(conn, &events).await?;
+    insert_event_rows(conn, backend, &events).await?;
     Ok(())
 }
