@@ -117,7 +117,15 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
-        insert_events(&mut tx, self.backend, &ids, MessageStatus::Sending, None, now).await?;
+        insert_events(
+            &mut tx,
+            self.backend,
+            &ids,
+            MessageStatus::Sending,
+            None,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(claimed)
     }
@@ -431,7 +439,15 @@ impl Store {
             *releases.entry(r.try_get("account_id")?).or_default() +=
                 r.try_get::<i64, _>("price_cents")?;
         }
-        insert_events(&mut tx, self.backend, &ids, MessageStatus::Expired, Some(REASON), now).await?;
+        insert_events(
+            &mut tx,
+            self.backend,
+            &ids,
+            MessageStatus::Expired,
+            Some(REASON),
+            now,
+        )
+        .await?;
         for (account, amount) in releases {
             if amount > 0 {
                 ledger_entry(
@@ -488,7 +504,15 @@ impl Store {
             .iter()
             .map(|r| r.try_get::<i64, _>("id"))
             .collect::<Result<Vec<_>, _>>()?;
-        insert_events(&mut tx, self.backend, &ids, MessageStatus::Queued, Some(reason), now).await?;
+        insert_events(
+            &mut tx,
+            self.backend,
+            &ids,
+            MessageStatus::Queued,
+            Some(reason),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(ids.len())
     }

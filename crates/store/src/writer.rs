@@ -226,7 +226,9 @@ async fn balances_for_update(
 /// writer since [`existing_keys`] read them.
 async fn insert_keys(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<bool> {
+    conn: &mut sqlx::AnyConnection,
+    subs: &[&Submission],
+) -> Result<bool> {
     for chunk in subs.chunks(1000) {
         let sql = format!(
             "INSERT INTO idempotency_keys (account_id, key, request_hash, response, created_at) \
@@ -254,7 +256,9 @@ async fn insert_keys(
 /// one update per account, so the balances stay the sums of the ledger.
 async fn reserve_credit(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection, reserves: &[Reserve<'_>]) -> Result<()> {
+    conn: &mut sqlx::AnyConnection,
+    reserves: &[Reserve<'_>],
+) -> Result<()> {
     if reserves.is_empty() {
         return Ok(());
     }
@@ -315,7 +319,9 @@ const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_messages(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection, subs: &[&Submission]) -> Result<()> {
+    conn: &mut sqlx::AnyConnection,
+    subs: &[&Submission],
+) -> Result<()> {
     let rows: Vec<(&Submission, &crate::NewMessage)> = subs
         .iter()
         .flat_map(|s| s.messages.iter().map(move |m| (*s, m)))
