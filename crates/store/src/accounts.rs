@@ -1,7 +1,7 @@
 //! Accounts, API keys and the credit ledger.
 
 use domain::{AccountId, Money};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use crate::{Result, Store, StoreError};
 
@@ -22,7 +22,8 @@ impl Store {
         credit: Money,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = conn.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO accounts (id, email, name, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (email) DO NOTHING",
@@ -87,7 +88,7 @@ impl Store {
         .bind(key_hash)
         .bind(prefix)
         .bind(now)
-        .execute(&self.write)
+        .execute(&mut *self.write_conn(crate::Durability::Full).await?)
         .await?;
         Ok(())
     }
@@ -99,7 +100,7 @@ impl Store {
         )
         .bind(now)
         .bind(account.get())
-        .execute(&self.write)
+        .execute(&mut *self.write_conn(crate::Durability::Full).await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -139,7 +140,8 @@ impl Store {
         reference: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = conn.begin().await?;
         ledger_entry(
             &mut tx,
             account,

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use crate::accounts::ledger_entry;
 use crate::messages::{insert_event_rows, insert_events, EventRow};
@@ -91,7 +91,8 @@ impl Store {
              updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
              AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 {lock}) {CLAIM_RETURNING}"
         );
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let rows = sqlx::query(&sql)
             .bind(node)
             .bind(lease_until)
@@ -154,7 +155,8 @@ impl Store {
                 SendResult::Failed { .. } => failed.push(result),
             }
         }
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let mut changed: Vec<i64> = Vec::with_capacity(results.len());
         for chunk in sent.chunks(UPDATE_CHUNK) {
             let sql = update_from_values(
@@ -295,7 +297,8 @@ impl Store {
             .iter()
             .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
             .collect();
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
@@ -394,7 +397,8 @@ impl Store {
             });
         }
         let applied = self.apply_receipts(&receipts, now).await?;
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
                 "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
@@ -421,7 +425,8 @@ impl Store {
     /// Ends messages whose validity ran out before they were sent, releasing their price.
     pub async fn expire_due(&self, now: i64, limit: u32) -> Result<usize> {
         const REASON: &str = "validity period ended before sending";
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let rows = sqlx::query(
             "UPDATE messages SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id IN \
              (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') AND expires_at <= $2 LIMIT $3) \
@@ -493,7 +498,8 @@ impl Store {
             "UPDATE messages SET status = 'queued', status_reason = $2, claimed_by = NULL, claimed_until = NULL, \
              updated_at = $3 WHERE status = 'sending' AND {cond} RETURNING id"
         );
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let rows = sqlx::query(&sql)
             .bind(arg)
             .bind(reason)

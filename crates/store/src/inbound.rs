@@ -2,7 +2,7 @@
 
 use domain::AccountId;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use crate::{Result, Store};
 
@@ -47,7 +47,8 @@ impl Store {
     /// Stores inbound messages, each assigned to the account that last sent to its sender.
     /// Returns the accounts they went to, in order.
     pub async fn store_inbound(&self, messages: &[NewInbound]) -> Result<Vec<Option<AccountId>>> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        let mut tx = conn.begin().await?;
         let mut accounts = Vec::with_capacity(messages.len());
         for m in messages {
             let account: Option<i64> = sqlx::query(

@@ -25,7 +25,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::Balance;
 pub use dispatch::{Claimed, Receipt, SendResult};
@@ -174,11 +175,48 @@ impl Store {
         Ok(())
     }
 
+    /// The write connection, set for `durability`. Every write transaction takes its
+    /// connection here, so the setting never leaks from one transaction to the next.
+    pub(crate) async fn write_conn(&self, durability: Durability) -> Result<PoolConnection<Any>> {
+        write_conn(self.backend, &self.write, durability).await
+    }
+
     /// Closes the pools after the writer drained what it was given.
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// How a write transaction commits on SQLite (PostgreSQL always commits durably).
+///
+/// `Full` fsyncs the WAL at commit: used for everything a person or a bank is told about
+/// (accepted submissions, cancellations, accounts, credit). `Relaxed` (`synchronous = NORMAL`)
+/// skips that fsync: still durable when the process crashes, and at a power loss only the last
+/// of these transactions can be lost. Used for the dispatcher's claims and results and for
+/// connector events, whose loss the queue recovers from: a lost claim or result puts the message
+/// back in `sending`, and it is sent again with the same id (which a deduplicating SMSC sends
+/// once); the next `Full` commit makes every earlier one durable too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    Full,
+    Relaxed,
+}
+
+pub(crate) async fn write_conn(
+    backend: Backend,
+    pool: &AnyPool,
+    durability: Durability,
+) -> Result<PoolConnection<Any>> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Sqlite {
+        let pragma = match durability {
+            Durability::Full => "PRAGMA synchronous = FULL",
+            Durability::Relaxed => "PRAGMA synchronous = NORMAL",
+        };
+        conn.execute(pragma).await?;
+    }
+    Ok(conn)
 }
 
 /// `sqlite://./data/x.db` -> makes sure `./data` exists and asks SQLite to create the file.

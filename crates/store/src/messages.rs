@@ -2,7 +2,7 @@
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use crate::accounts::ledger_entry;
 use crate::{writer, Result, Store, StoreError};
@@ -252,7 +252,8 @@ impl Store {
         id: MessageId,
         now: i64,
     ) -> Result<CancelOutcome> {
-        let mut tx = self.write.begin().await?;
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = conn.begin().await?;
         let row = sqlx::query(
             "UPDATE messages SET status = 'cancelled', status_reason = 'cancelled by the customer', updated_at = $1 \
              WHERE id = $2 AND account_id = $3 AND status IN ('scheduled', 'queued') RETURNING price_cents",

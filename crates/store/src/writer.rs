@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use domain::Money;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
@@ -67,8 +67,9 @@ async fn commit_group(
     pool: &AnyPool,
     subs: &[&Submission],
 ) -> Result<Vec<SubmitOutcome>> {
+    let mut conn = crate::write_conn(backend, pool, crate::Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
-        let mut tx = pool.begin().await?;
+        let mut tx = conn.begin().await?;
         if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
             tx.commit().await?;
             return Ok(outcomes);
