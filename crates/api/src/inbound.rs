@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::paging::Page;
 use crate::state::{AppState, Authenticated};
 use crate::timefmt::to_rfc3339;
 
@@ -23,27 +24,12 @@ pub async fn list(
     query: Result<Query<InboundQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid-limit",
-            "limit",
-            "limit must be between 1 and 1000",
-        ));
-    }
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                ApiError::invalid("invalid-cursor", "cursor", "not a cursor from this API")
-            })
-        })
-        .transpose()?;
-    let items = state.store().list_inbound(account, before, limit).await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|m| m.id.to_string()))
-        .flatten();
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let items = state
+        .store()
+        .list_inbound(account, page.before, page.limit)
+        .await?;
+    let next_cursor = page.next_cursor(items.len(), items.last().map(|m| m.id));
     Ok(Json(json!({
         "messages": items.iter().map(|m| json!({
             "id": m.id.to_string(),

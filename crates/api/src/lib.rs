@@ -17,6 +17,7 @@ pub mod keys;
 mod messages;
 mod metrics;
 mod ops;
+mod paging;
 mod state;
 mod timefmt;
 

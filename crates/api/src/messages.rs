@@ -14,6 +14,7 @@ use sms::{Encoding, Msisdn, SenderId, TextError, TextOptions};
 use store::{CancelOutcome, MessageFilter, MessageRecord, NewMessage, Submission, SubmitOutcome};
 
 use crate::error::ApiError;
+use crate::paging::Page;
 use crate::state::{AppState, Authenticated};
 use crate::timefmt::{parse_rfc3339, to_rfc3339};
 
@@ -424,14 +425,7 @@ pub async fn list(
             })
             .transpose()
     };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid-limit",
-            "limit",
-            "limit must be between 1 and 1000",
-        ));
-    }
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
     let filter = MessageFilter {
         status: q
             .status
@@ -453,21 +447,11 @@ pub async fn list(
             .transpose()?,
         since: time(&q.since, "since")?,
         until: time(&q.until, "until")?,
-        before: q
-            .cursor
-            .as_deref()
-            .map(|c| {
-                c.parse().map_err(|_| {
-                    ApiError::invalid("invalid-cursor", "cursor", "not a cursor from this API")
-                })
-            })
-            .transpose()?,
-        limit,
+        before: page.before.map(MessageId::new),
+        limit: page.limit,
     };
     let messages = state.store().list_messages(account, &filter).await?;
-    let next_cursor = (messages.len() == limit as usize)
-        .then(|| messages.last().map(|m| m.id.to_string()))
-        .flatten();
+    let next_cursor = page.next_cursor(messages.len(), messages.last().map(|m| m.id.get()));
     Ok(Json(json!({
         "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
