@@ -198,6 +198,15 @@ impl Connector for SmppCarrier {
         self.client.state().bound
     }
 
+    fn load(&self) -> workers::ConnectorLoad {
+        let s = self.state();
+        workers::ConnectorLoad {
+            window_in_use: s.window_in_use,
+            submitted_last_second: s.submitted_last_second,
+            submitted_total: s.submitted_total,
+        }
+    }
+
     async fn submit(&self, message: &OutboundMessage) -> Delivery {
         let span = info_span!(
             "smpp_submit",

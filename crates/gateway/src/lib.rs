@@ -351,6 +351,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         worker_metrics.clone(),
         receipts_stop.clone(),
     ));
+    tasks.spawn(workers::connector::report_state(
+        connectors.clone(),
+        worker_metrics.clone(),
+        Duration::from_secs(1),
+        shutdown.clone(),
+    ));
     tasks.spawn(workers::maintenance::run(
         store.clone(),
         Duration::from_secs(1),

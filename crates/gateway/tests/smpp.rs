@@ -41,6 +41,25 @@ async fn messages_are_delivered_over_smpp_and_replies_reach_the_inbox() {
         }
         let stats = sim.stats().await;
         assert_eq!(stats["unique"], 6, "{stats}");
+        let start = Instant::now();
+        loop {
+            let m = app
+                .send(reqwest::Method::GET, "/metrics", None, None)
+                .await
+                .text;
+            if m.contains("apisendsms_connector_up{connector=\"smsc\"} 1") {
+                assert!(
+                    m.contains("apisendsms_connector_window_in_use{connector=\"smsc\"}"),
+                    "{m}"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no connector state in /metrics: {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert_eq!(stats["concatenated_parts"], 6, "{stats}");
         assert_eq!(
             stats["receipts_sent"], 2,
@@ -67,6 +86,11 @@ async fn messages_are_delivered_over_smpp_and_replies_reach_the_inbox() {
         assert_eq!(inbox["messages"][0]["from"], "+420777123456");
         assert_eq!(inbox["messages"][0]["text"], "Díky, STOP");
         assert_eq!(inbox["messages"][0]["connector"], "smsc");
+        let m = app
+            .send(reqwest::Method::GET, "/metrics", None, None)
+            .await
+            .text;
+        assert!(m.contains("apisendsms_inbound_total 1"), "{m}");
     }
 }
 

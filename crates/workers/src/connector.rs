@@ -54,6 +54,17 @@ pub struct InboundSms {
     pub received_at: i64,
 }
 
+/// Live load of a connector, for operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectorLoad {
+    /// Requests sent and not yet answered.
+    pub window_in_use: usize,
+    /// Submits (parts) accepted in the last whole second.
+    pub submitted_last_second: u64,
+    /// Submits (parts) accepted since the connector started.
+    pub submitted_total: u64,
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
     /// The name routes refer to.
@@ -61,7 +72,31 @@ pub trait Connector: Send + Sync + 'static {
     /// Whether it can take messages now; a connector that is down is skipped (failover).
     fn is_up(&self) -> bool;
     async fn submit(&self, message: &OutboundMessage) -> Delivery;
+    /// What it is doing now; connectors without a window report zeros.
+    fn load(&self) -> ConnectorLoad {
+        ConnectorLoad::default()
+    }
     /// Called once at shutdown, after the last submit: finish reporting what is owed (receipts
     /// already due) so that nothing known is lost.
     async fn shutdown(&self) {}
+}
+
+/// Publishes every connector's state in the metrics once per `every`, until shutdown.
+pub async fn report_state(
+    connectors: Vec<std::sync::Arc<dyn Connector>>,
+    metrics: crate::WorkerMetrics,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                for c in &connectors {
+                    metrics.connector_state(c.name(), c.is_up(), c.load());
+                }
+            }
+        }
+    }
 }

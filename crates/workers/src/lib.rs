@@ -19,6 +19,6 @@ pub mod maintenance;
 pub mod metrics;
 pub mod sim_carrier;
 
-pub use connector::{Connector, ConnectorEvent, Delivery, OutboundMessage};
+pub use connector::{Connector, ConnectorEvent, ConnectorLoad, Delivery, OutboundMessage};
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use metrics::WorkerMetrics;
