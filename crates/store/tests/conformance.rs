@@ -76,6 +76,18 @@ fn submission(
     }
 }
 
+/// Accepts messages 100 and 101 (0.90 CZK each, due at T0) for account `a`.
+async fn accept_two(store: &Store, a: AccountId) {
+    let two = vec![
+        message(100, "+420777000001", 90, T0),
+        message(101, "+420777000002", 90, T0),
+    ];
+    assert_eq!(
+        store.submit(submission(a, 1, two, None)).await.unwrap(),
+        SubmitOutcome::Accepted
+    );
+}
+
 async fn assert_balance(store: &Store, a: AccountId, available: i64, reserved: i64) {
     let b = store.balance(a).await.unwrap().unwrap();
     assert_eq!(
@@ -318,18 +330,7 @@ async fn a_receipt_before_the_submit_response_is_kept_and_applied_later() {
 async fn failures_release_and_retries_requeue() {
     each_backend(|store| async move {
         let a = account(&store, 1, 1000).await;
-        store
-            .submit(submission(
-                a,
-                1,
-                vec![
-                    message(100, "+420777000001", 90, T0),
-                    message(101, "+420777000002", 90, T0),
-                ],
-                None,
-            ))
-            .await
-            .unwrap();
+        accept_two(&store, a).await;
         store.claim_due(1, T0, T0 + 60 * SECOND, 10).await.unwrap();
         store
             .record_results(
@@ -404,18 +405,7 @@ async fn validity_ends_in_expiry_with_the_price_released() {
 async fn in_doubt_messages_are_queued_again_after_a_restart_or_a_lost_lease() {
     each_backend(|store| async move {
         let a = account(&store, 1, 1000).await;
-        store
-            .submit(submission(
-                a,
-                1,
-                vec![
-                    message(100, "+420777000001", 90, T0),
-                    message(101, "+420777000002", 90, T0),
-                ],
-                None,
-            ))
-            .await
-            .unwrap();
+        accept_two(&store, a).await;
         let first = store.claim_due(1, T0, T0 + 60 * SECOND, 1).await.unwrap();
         let second = store.claim_due(2, T0, T0 + 30 * SECOND, 1).await.unwrap();
         assert_ne!(
