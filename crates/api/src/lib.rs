@@ -3,7 +3,8 @@
 //! - [`router`] builds the axum router from an [`AppState`].
 //! - [`keys`] makes and hashes API keys (the key is shown once; only its SHA-256 is stored).
 //! - [`error`] is the one error type of the HTTP edge, rendered as RFC 9457 problem+json.
-//! - `messages`, `account` and `ops` are the resource modules; `openapi.json` documents them.
+//! - `messages`, `account` and `ops` are the resource modules; the fragments in `openapi/`
+//!   (one per resource module, merged by `ops::openapi_document`) document them.
 //!
 //! Invariant: this is the only crate that knows the JSON wire format of the API.
 //! Boundary: handlers turn request data into domain types (`Msisdn`, `SenderId`, `Money`) and

@@ -41,11 +41,84 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub const OPENAPI: &str = include_str!("../openapi.json");
+include!(concat!(env!("OUT_DIR"), "/openapi_fragments.rs"));
+
+/// The OpenAPI document: `openapi/00-base.json` with the `paths` and `components` of every other
+/// fragment in `openapi/` merged in (file name order). A path or component defined twice is a
+/// build mistake, caught by the tests below.
+pub fn openapi_document() -> Result<serde_json::Value, String> {
+    let mut fragments = OPENAPI_FRAGMENTS.iter();
+    let (_, base) = fragments.next().ok_or("no OpenAPI fragments")?;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(base).map_err(|e| format!("00-base.json: {e}"))?;
+    for (name, text) in fragments {
+        let part: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        for (section, target) in [("paths", "/paths"), ("schemas", "/components/schemas")] {
+            let source = match section {
+                "paths" => part.get("paths"),
+                _ => part.pointer("/components/schemas"),
+            };
+            let Some(source) = source.and_then(|v| v.as_object()) else {
+                continue;
+            };
+            let target = doc
+                .pointer_mut(target)
+                .and_then(|v| v.as_object_mut())
+                .ok_or("00-base.json lacks paths or components.schemas")?;
+            for (key, value) in source {
+                if target.insert(key.clone(), value.clone()).is_some() {
+                    return Err(format!("{name}: {section} entry {key} is defined twice"));
+                }
+            }
+        }
+    }
+    Ok(doc)
+}
+
+static OPENAPI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    openapi_document()
+        .and_then(|d| serde_json::to_string(&d).map_err(|e| e.to_string()))
+        .unwrap_or_else(|e| panic!("the OpenAPI fragments do not merge: {e}"))
+});
 
 /// `GET /openapi.json`
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("$ref", serde_json::Value::String(r)) => out.push(r),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn fragments_merge_and_every_reference_resolves() {
+        let doc = openapi_document().unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        assert!(doc["paths"].as_object().unwrap().contains_key("/v1/messages"));
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let pointer = r.strip_prefix('#').expect("only local references");
+            assert!(doc.pointer(pointer).is_some(), "unresolved reference {r}");
+        }
+    }
 }
 
 pub async fn not_found() -> ApiError {
