@@ -51,6 +51,16 @@ impl ApiError {
         self.status
     }
 
+    /// The stable problem name (`type` is `/problems/<slug>`).
+    pub fn slug(&self) -> &'static str {
+        self.slug
+    }
+
+    /// The human explanation.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// A request field failed validation (422).
     pub fn invalid(slug: &'static str, field: &'static str, detail: impl Into<String>) -> Self {
         let mut e = Self::new(

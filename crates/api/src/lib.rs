@@ -15,7 +15,7 @@ mod account;
 pub mod error;
 mod inbound;
 pub mod keys;
-mod messages;
+pub mod messages;
 mod metrics;
 mod ops;
 mod paging;

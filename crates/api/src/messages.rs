@@ -118,8 +118,6 @@ async fn send_inner(
 ) -> Result<Response, ApiError> {
     state.check_rate(account)?;
     let (req, raw): (SendRequest, Bytes) = parse_body(body)?;
-    let settings = state.settings();
-    let now = now_us();
 
     let idempotency = match headers.get("idempotency-key") {
         None => None,
@@ -141,6 +139,68 @@ async fn send_inner(
             })
         }
     };
+    let scheduled_at = match &req.scheduled_at {
+        None => None,
+        Some(s) => Some(parse_rfc3339(s).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid-time",
+                "scheduled_at",
+                "scheduled_at must be an RFC 3339 time",
+            )
+        })?),
+    };
+    let intake = Intake {
+        recipients: match req.to {
+            Recipients::One(n) => vec![n],
+            Recipients::Many(v) => v,
+        },
+        text: req.text,
+        from: req.from,
+        scheduled_at,
+        validity_s: req.validity_s,
+        client_ref: req.client_ref,
+        allow_transliteration: req.allow_transliteration,
+    };
+    let accepted = accept(state, account, intake, idempotency, None).await?;
+    Ok(json_response(StatusCode::ACCEPTED, accepted.body))
+}
+
+/// A request to send one text to recipients, from any edge (HTTP, SMPP), before validation.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    /// Numbers as the customer wrote them.
+    pub recipients: Vec<String>,
+    pub text: String,
+    /// Sender id; the configured default when `None`.
+    pub from: Option<String>,
+    /// UTC microseconds; a past time means now.
+    pub scheduled_at: Option<i64>,
+    pub validity_s: Option<u64>,
+    pub client_ref: Option<String>,
+    pub allow_transliteration: bool,
+}
+
+/// What [`accept`] stored.
+#[derive(Debug, Clone)]
+pub struct AcceptedSubmission {
+    /// The ids of the messages created, in recipient order (empty for a replay).
+    pub ids: Vec<MessageId>,
+    /// The JSON answer of `POST /v1/messages`.
+    pub body: String,
+}
+
+/// Validates, prices and durably stores a submission: the one way into the queue for every
+/// edge. Invalid numbers are refused per recipient (the valid ones still go); anything else
+/// invalid refuses the whole submission.
+pub async fn accept(
+    state: &AppState,
+    account: domain::AccountId,
+    req: Intake,
+    idempotency: Option<store::Idempotency>,
+    smpp: Option<store::SmppOrigin>,
+) -> Result<AcceptedSubmission, ApiError> {
+    let settings = state.settings();
+    let now = now_us();
 
     let opts = TextOptions {
         allow_transliteration: req.allow_transliteration,
@@ -150,16 +210,9 @@ async fn send_inner(
     let analysis = sms::analyse(&req.text, &opts).map_err(text_error)?;
     let sender = SenderId::parse(req.from.as_deref().unwrap_or(&settings.default_sender))
         .map_err(|e| ApiError::invalid("invalid-sender", "from", e.to_string()))?;
-    let scheduled_at = match &req.scheduled_at {
+    let scheduled_at = match req.scheduled_at {
         None => None,
-        Some(s) => {
-            let t = parse_rfc3339(s).ok_or_else(|| {
-                ApiError::invalid(
-                    "invalid-time",
-                    "scheduled_at",
-                    "scheduled_at must be an RFC 3339 time",
-                )
-            })?;
+        Some(t) => {
             if t > now + MAX_SCHEDULE_AHEAD_US {
                 return Err(ApiError::invalid(
                     "invalid-time",
@@ -196,10 +249,7 @@ async fn send_inner(
             ));
         }
     }
-    let recipients = match req.to {
-        Recipients::One(n) => vec![n],
-        Recipients::Many(v) => v,
-    };
+    let recipients = req.recipients;
     if recipients.is_empty() || recipients.len() > settings.max_recipients {
         return Err(ApiError::invalid(
             "invalid-recipients",
@@ -207,7 +257,6 @@ async fn send_inner(
             format!("give 1 to {} recipients", settings.max_recipients),
         ));
     }
-
     let price = settings
         .pricing
         .price(analysis.parts())
@@ -279,6 +328,7 @@ async fn send_inner(
     };
     let response = serde_json::to_string(&response).map_err(|e| ApiError::internal(&e))?;
     let accepted = messages.len() as u64;
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let submission = Submission {
         account,
         submission_id: state.ids().next(),
@@ -286,15 +336,22 @@ async fn send_inner(
         messages,
         response,
         now,
+        smpp,
     };
     let response = submission.response.clone();
     match state.store().submit(submission).await? {
         SubmitOutcome::Accepted => {
             state.metrics().messages_accepted.inc_by(accepted);
             state.wake_dispatcher();
-            Ok(json_response(StatusCode::ACCEPTED, response))
+            Ok(AcceptedSubmission {
+                ids,
+                body: response,
+            })
         }
-        SubmitOutcome::Replayed { response } => Ok(json_response(StatusCode::ACCEPTED, response)),
+        SubmitOutcome::Replayed { response } => Ok(AcceptedSubmission {
+            ids: Vec::new(),
+            body: response,
+        }),
         SubmitOutcome::IdempotencyMismatch => Err(ApiError::conflict(
             "idempotency-key-reused",
             "this Idempotency-Key was used before with a different request",

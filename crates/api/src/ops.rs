@@ -84,7 +84,10 @@ static OPENAPI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// `GET /openapi.json`
 pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI.as_str())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.as_str(),
+    )
 }
 
 #[cfg(test)]
@@ -110,7 +113,10 @@ mod tests {
     fn fragments_merge_and_every_reference_resolves() {
         let doc = openapi_document().unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        assert!(doc["paths"].as_object().unwrap().contains_key("/v1/messages"));
+        assert!(doc["paths"]
+            .as_object()
+            .unwrap()
+            .contains_key("/v1/messages"));
         let mut found = Vec::new();
         refs(&doc, &mut found);
         assert!(!found.is_empty());

@@ -18,6 +18,7 @@ mod accounts;
 mod dispatch;
 mod inbound;
 mod messages;
+mod smpp;
 mod sql;
 mod writer;
 
@@ -35,6 +36,7 @@ pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,
 };
+pub use smpp::{OwedReceipt, PendingMo, ReceiptMode, SmppCredential, SmppOrigin};
 
 /// The database behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,6 +44,8 @@ pub struct Submission {
     /// The answer to store for a replay of the same idempotency key.
     pub response: String,
     pub now: i64,
+    /// Set when the submission came over SMPP and asked for delivery receipts.
+    pub smpp: Option<crate::SmppOrigin>,
 }
 
 impl Submission {

@@ -149,6 +149,7 @@ async fn write_group(
     }
     reserve_credit(backend, conn, &reserves).await?;
     insert_messages(backend, conn, &accepted).await?;
+    crate::smpp::insert_receipt_requests(backend, conn, &accepted).await?;
     Ok(Some(outcomes))
 }
 

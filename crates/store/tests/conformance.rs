@@ -73,6 +73,7 @@ fn submission(
         messages,
         response: format!("response {sub}"),
         now: T0,
+        smpp: None,
     }
 }
 
