@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+echo "== test dependencies"
+# python-smpplib: the third-party SMPP client of the interoperability test.
+if ! python3 -c "import smpplib" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "smpplib==2.2.4"
+fi
+
 echo "== formatting"
 cargo fmt --all -- --check
 

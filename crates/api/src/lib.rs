@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod account;
+mod admin;
 pub mod error;
 mod inbound;
 pub mod keys;
@@ -19,11 +20,12 @@ pub mod messages;
 mod metrics;
 mod ops;
 mod paging;
+pub mod smpp_credentials;
 mod state;
 mod timefmt;
 
 pub use metrics::ApiMetrics;
-pub use state::{ApiSettings, AppState};
+pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -39,6 +41,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/inbound", get(inbound::list))
         .route("/v1/balance", get(account::balance))
+        .route(
+            "/v1/smpp-credentials",
+            post(smpp_credentials::create_one).get(smpp_credentials::list),
+        )
+        .route(
+            "/v1/smpp-credentials/{id}",
+            axum::routing::delete(smpp_credentials::revoke),
+        )
+        .route("/v1/admin/connectors", get(admin::connectors))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

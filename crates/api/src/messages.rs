@@ -160,6 +160,7 @@ async fn send_inner(
         validity_s: req.validity_s,
         client_ref: req.client_ref,
         allow_transliteration: req.allow_transliteration,
+        message_id: None,
     };
     let accepted = accept(state, account, intake, idempotency, None).await?;
     Ok(json_response(StatusCode::ACCEPTED, accepted.body))
@@ -178,6 +179,9 @@ pub struct Intake {
     pub validity_s: Option<u64>,
     pub client_ref: Option<String>,
     pub allow_transliteration: bool,
+    /// An id chosen beforehand (the SMPP server answers the first parts of a concatenated
+    /// message with it); only with one recipient.
+    pub message_id: Option<MessageId>,
 }
 
 /// What [`accept`] stored.
@@ -279,7 +283,10 @@ pub async fn accept(
     for (index, raw_number) in recipients.iter().enumerate() {
         match Msisdn::parse(raw_number, &settings.default_region) {
             Ok(number) => messages.push(NewMessage {
-                id: MessageId::new(state.ids().next()),
+                id: match req.message_id {
+                    Some(id) if recipients.len() == 1 => id,
+                    _ => MessageId::new(state.ids().next()),
+                },
                 to: number.as_str().to_owned(),
                 sender: sender.as_str().to_owned(),
                 body: analysis.text_sent().to_owned(),

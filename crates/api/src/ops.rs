@@ -90,6 +90,10 @@ pub async fn openapi() -> impl IntoResponse {
     )
 }
 
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("resource")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,8 +129,4 @@ mod tests {
             assert!(doc.pointer(pointer).is_some(), "unresolved reference {r}");
         }
     }
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("resource")
 }

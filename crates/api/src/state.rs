@@ -32,6 +32,9 @@ pub struct ApiSettings {
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
     pub body_limit_bytes: usize,
+    /// SHA-256 (hex) of the operator's admin token for `/v1/admin/*`; admin routes answer 401
+    /// when unset.
+    pub admin_token_sha256: Option<String>,
 }
 
 impl Default for ApiSettings {
@@ -47,6 +50,7 @@ impl Default for ApiSettings {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             body_limit_bytes: 1024 * 1024,
+            admin_token_sha256: None,
         }
     }
 }
@@ -67,7 +71,23 @@ struct Inner {
     started: Instant,
     key_cache: Mutex<HashMap<String, (AccountId, Instant)>>,
     buckets: Mutex<HashMap<AccountId, TokenBucket>>,
+    connectors: std::sync::RwLock<Option<ConnectorsView>>,
 }
+
+/// The live state of every delivery connector, as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub kind: String,
+    /// Bound (SMPP) or otherwise able to take messages.
+    pub up: bool,
+    pub window_in_use: usize,
+    pub submitted_last_second: u64,
+    pub submitted_total: u64,
+}
+
+/// Reads the connectors' state when asked.
+pub type ConnectorsView = Arc<dyn Fn() -> Vec<ConnectorStatus> + Send + Sync>;
 
 /// How long a verified key is trusted without asking the database again.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -92,6 +112,7 @@ impl AppState {
                 started: Instant::now(),
                 key_cache: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
+                connectors: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -108,6 +129,21 @@ impl AppState {
     pub fn metrics(&self) -> &ApiMetrics {
         &self.inner.metrics
     }
+    /// Makes the connectors' state visible in `GET /v1/admin/connectors`.
+    pub fn set_connectors(&self, view: ConnectorsView) {
+        *self.inner.connectors.write().expect("connectors view") = Some(view);
+    }
+
+    pub(crate) fn connectors(&self) -> Vec<ConnectorStatus> {
+        let view = self
+            .inner
+            .connectors
+            .read()
+            .expect("connectors view")
+            .clone();
+        view.map(|v| v()).unwrap_or_default()
+    }
+
     /// Tells the dispatcher that new messages are queued.
     pub(crate) fn wake_dispatcher(&self) {
         self.inner.queue_wake.notify_one();
@@ -137,7 +173,7 @@ impl AppState {
     }
 
     /// Takes one request from the account's rate-limit bucket.
-    pub(crate) fn check_rate(&self, account: AccountId) -> Result<(), ApiError> {
+    pub fn check_rate(&self, account: AccountId) -> Result<(), ApiError> {
         let s = &self.inner.settings;
         if s.rate_limit_per_second == 0 {
             return Ok(());
@@ -171,5 +207,36 @@ impl FromRequestParts<AppState> for Authenticated {
             .filter(|k| !k.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
         state.authenticate(key).await.map(Authenticated)
+    }
+}
+
+/// A request carrying the operator's admin token (`Authorization: Bearer <token>`).
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let expected = state
+            .settings()
+            .admin_token_sha256
+            .as_deref()
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        // Both sides are hex SHA-256, so comparing them leaks nothing about the token.
+        if keys::hash(token).eq_ignore_ascii_case(expected) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::unauthorized())
+        }
     }
 }

@@ -103,7 +103,7 @@ fn message_text(sm: &DeliverSm) -> String {
     } else {
         data
     };
-    decode(sm.data_coding, data)
+    sms::decode_user_data(sm.data_coding, data)
 }
 
 /// The user data after its header (whose first octet is the header's length).
@@ -114,62 +114,10 @@ fn strip_udh(data: &[u8]) -> &[u8] {
     }
 }
 
-enum Alphabet {
-    Gsm7,
-    Latin1,
-    Ucs2,
-}
-
-/// Decodes user data by `data_coding` (SMPP v3.4 5.2.19 and the GSM 03.38 coding groups).
-///
-/// GSM-7 is expected unpacked, one septet per octet; data_coding 0 holding octets above 0x7F
-/// cannot be septets and is read as Latin-1 instead. 8-bit data is read as Latin-1 too.
-pub(crate) fn decode(data_coding: u8, data: &[u8]) -> String {
-    let alphabet = match data_coding {
-        0x00 if data.iter().all(|b| *b < 0x80) => Alphabet::Gsm7,
-        0x08 => Alphabet::Ucs2,
-        // General data coding groups: bits 3-2 give the alphabet.
-        0x10..=0x3F => match (data_coding >> 2) & 0x03 {
-            0 => Alphabet::Gsm7,
-            2 => Alphabet::Ucs2,
-            _ => Alphabet::Latin1,
-        },
-        // Data coding / message class group: bit 2 set means 8-bit data.
-        0xF0..=0xFF if data_coding & 0x04 == 0 => Alphabet::Gsm7,
-        // 0x01 IA5 (ASCII), 0x03 Latin-1, 8-bit data and what we do not know.
-        _ => Alphabet::Latin1,
-    };
-    match alphabet {
-        Alphabet::Gsm7 => sms::gsm7_decode(data),
-        Alphabet::Ucs2 => sms::ucs2_decode(data),
-        Alphabet::Latin1 => data.iter().map(|&b| char::from(b)).collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use smpp::codec::{OctetString, ShortMessage, Tlv};
-
-    #[test]
-    fn decodes_by_data_coding() {
-        let check = |dc: u8, data: &[u8], expected: &str| {
-            assert_eq!(decode(dc, data), expected, "data_coding {dc:#04x}");
-        };
-        check(0x00, b"STOP", "STOP");
-        check(0x00, &[0x00, 0x1B, 0x65, 0x04], "@€è");
-        check(0x00, &[b'c', 0xE9], "cé");
-        check(0x01, b"Hi", "Hi");
-        check(0x03, &[0x50, 0xE8, 0xED], "Pèí");
-        check(
-            0x08,
-            &sms::ucs2_encode("Příliš žluťoučký kůň"),
-            "Příliš žluťoučký kůň",
-        );
-        check(0x18, &sms::ucs2_encode("ř"), "ř");
-        check(0xF0, b"ok", "ok");
-        check(0xF4, &[0xE9], "é");
-    }
 
     #[test]
     fn receipt_states_map_to_statuses() {

@@ -50,6 +50,9 @@ enum Command {
         /// Create a demo account and route every message to the built-in simulated carrier.
         #[arg(long)]
         demo: bool,
+        /// Listen address of the SMPP server for customers (127.0.0.1:2776 with --demo).
+        #[arg(long)]
+        smpp: Option<std::net::SocketAddr>,
     },
     /// Customer accounts.
     Accounts {
@@ -61,8 +64,23 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeysCommand,
     },
+    /// SMPP credentials of customers.
+    SmppCredentials {
+        #[command(subcommand)]
+        command: SmppCredentialsCommand,
+    },
     /// Run the SMSC simulator: a real SMPP server with receipts, throttling and MO messages.
     SmscSim(smsc_sim::SimArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SmppCredentialsCommand {
+    /// Create SMPP credentials for an account; prints JSON with `system_id` and `password`
+    /// (shown only now).
+    Create {
+        #[arg(long)]
+        account: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,11 +119,34 @@ pub fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { http, demo } => {
+            Command::Serve { http, demo, smpp } => {
                 if let Some(http) = http {
                     settings.http = http;
                 }
+                if let Some(smpp) = smpp {
+                    settings.smpp_listen = Some(smpp);
+                }
                 serve(settings, demo).await
+            }
+            Command::SmppCredentials {
+                command: SmppCredentialsCommand::Create { account },
+            } => {
+                let store = connect(&settings).await?;
+                let account = AccountId::new(account);
+                anyhow::ensure!(store.account_exists(account).await?, "no account {account}");
+                let ids = IdGenerator::new(settings.node_id);
+                let new = api::smpp_credentials::create(&store, ids.next(), account)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating SMPP credentials: {}", e.detail()))?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "account_id": account,
+                        "system_id": new.credential.system_id,
+                        "password": new.password,
+                    })
+                );
+                Ok(())
             }
             Command::Accounts {
                 command:
@@ -226,7 +267,30 @@ async fn demo_account(store: &Store, ids: &IdGenerator) -> anyhow::Result<()> {
     store.revoke_api_keys(account, store::now_us()).await?;
     let key = new_api_key(store, ids, account).await?;
     println!("demo account {account}, API key (replaced at every --demo start): {key}");
+    for c in store.list_smpp_credentials(account).await? {
+        if c.revoked_at.is_none() {
+            store
+                .revoke_smpp_credential(account, c.id, store::now_us())
+                .await?;
+        }
+    }
+    let smpp = api::smpp_credentials::create(store, ids.next(), account)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating SMPP credentials: {}", e.detail()))?;
+    println!(
+        "demo SMPP credentials (replaced at every --demo start): system_id {} password {}",
+        smpp.credential.system_id, smpp.password
+    );
     Ok(())
+}
+
+/// A fresh admin token for this demo run; only its hash is kept.
+fn demo_admin_token(settings: &mut Settings) {
+    if settings.admin_token_sha256.is_none() {
+        let token = api::keys::generate().replacen(api::keys::PREFIX, "adm_", 1);
+        settings.admin_token_sha256 = Some(api::keys::hash(&token));
+        println!("demo admin token for /v1/admin (this run only): {token}");
+    }
 }
 
 async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
@@ -249,6 +313,10 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let sim_stop = CancellationToken::new();
     if demo {
         demo_account(&store, &ids).await?;
+        demo_admin_token(&mut settings);
+        settings
+            .smpp_listen
+            .get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 2776)));
         if settings.connectors.is_empty() {
             let sim = smpp::sim::Sim::new(smpp::sim::SimConfig::default());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -280,7 +348,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
 
     let (events_tx, events_rx) = mpsc::channel(100_000);
     let mut connectors: Vec<Arc<dyn Connector>> = Vec::new();
+    let mut kinds: Vec<&'static str> = Vec::new();
     for c in &settings.connectors {
+        kinds.push(match c {
+            ConnectorSettings::Smpp(_) => "smpp",
+            ConnectorSettings::Sim { .. } => "sim",
+        });
         connectors.push(match c {
             ConnectorSettings::Smpp(config) => Arc::new(
                 carrier::SmppCarrier::start(config.clone(), events_tx.clone())
@@ -379,6 +452,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             .rate_limit_burst
             .max(settings.rate_limit_per_second),
         body_limit_bytes: settings.body_limit_bytes,
+        admin_token_sha256: settings.admin_token_sha256.clone(),
         ..api::ApiSettings::default()
     };
     let state = api::AppState::new(
@@ -389,6 +463,37 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         api_metrics,
         wake,
     );
+    state.set_connectors({
+        let connectors: Vec<(Arc<dyn Connector>, &'static str)> =
+            connectors.iter().cloned().zip(kinds).collect();
+        Arc::new(move || {
+            connectors
+                .iter()
+                .map(|(c, kind)| {
+                    let load = c.load();
+                    api::ConnectorStatus {
+                        name: c.name().to_owned(),
+                        kind: (*kind).to_owned(),
+                        up: c.is_up(),
+                        window_in_use: load.window_in_use,
+                        submitted_last_second: load.submitted_last_second,
+                        submitted_total: load.submitted_total,
+                    }
+                })
+                .collect()
+        })
+    });
+    let smpp_task = match settings.smpp_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the SMPP server to {addr}"))?;
+            println!("SMPP server for customers on {}", listener.local_addr()?);
+            let edge = smpp_edge::Edge::new(state.clone(), smpp_edge::EdgeConfig::default());
+            Some(tokio::spawn(edge.run(listener, shutdown.child_token())))
+        }
+        None => None,
+    };
     let app = api::router(state).layer(axum::extract::DefaultBodyLimit::max(
         settings.body_limit_bytes,
     ));
@@ -411,6 +516,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .context("HTTP server")?;
     shutdown.cancel();
+    if let Some(task) = smpp_task {
+        let _ = task.await;
+    }
     while tasks.join_next().await.is_some() {}
     for c in &connectors {
         if tokio::time::timeout(Duration::from_secs(30), c.shutdown())

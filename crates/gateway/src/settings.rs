@@ -33,6 +33,11 @@ pub struct Settings {
     pub routes: Vec<RouteSettings>,
     /// "text" or "json".
     pub log_format: String,
+    /// The SMPP server for customers; off when unset (`--smpp ADDR`).
+    pub smpp_listen: Option<SocketAddr>,
+    /// SHA-256 (hex) of the operator's admin token for `/v1/admin/*`
+    /// (`printf %s TOKEN | sha256sum`); the admin API is closed when unset.
+    pub admin_token_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +100,8 @@ impl Default for Settings {
             connectors: Vec::new(),
             routes: Vec::new(),
             log_format: "text".into(),
+            smpp_listen: None,
+            admin_token_sha256: None,
         }
     }
 }

@@ -25,6 +25,7 @@ mod sender_id;
 mod text;
 mod transliterate;
 mod ucs2;
+mod user_data;
 
 pub use gsm7::{
     gsm7_decode, gsm7_encode, is_gsm7, pack_septets, pack_septets_with_fill, unpack_septets,
@@ -35,3 +36,4 @@ pub use sender_id::{SenderId, SenderIdError};
 pub use text::{analyse, Analysis, Encoding, TextError, TextOptions};
 pub use transliterate::transliterate;
 pub use ucs2::{ucs2_decode, ucs2_encode};
+pub use user_data::{decode_user_data, split_udh, ConcatInfo};

@@ -12,6 +12,8 @@ pub use testkit::{backends, Backend, TestDb};
 
 pub struct App {
     pub base: String,
+    /// The customer SMPP server's address, when `APISENDSMS_SMPP_LISTEN` turned it on.
+    pub smpp: Option<String>,
     pub key: String,
     pub account: String,
     pub client: reqwest::Client,
@@ -69,6 +71,7 @@ impl App {
             .collect();
         let mut app = App {
             base: String::new(),
+            smpp: None,
             key: String::new(),
             account: String::new(),
             client: reqwest::Client::new(),
@@ -136,13 +139,17 @@ impl App {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut smpp = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("SMPP server for customers on ") {
+                    smpp = Some(addr.to_owned());
+                }
                 if let Some(addr) = line.strip_prefix("apisendsms listening on ") {
-                    let _ = tx.send(addr.to_owned());
+                    let _ = tx.send((addr.to_owned(), smpp.clone()));
                 }
             }
         });
-        self.base = rx
+        (self.base, self.smpp) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the server did not start");
         self.child = Some(child);
