@@ -13,7 +13,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use workers::{Connector, ConnectorEvent, Delivery, OutboundMessage};
 
 use crate::config::{ConfigError, SmppCarrierConfig};
-use crate::deliver::{classify, Inbound};
+use crate::deliver::{classify, mo_part, Inbound, MoKey};
 use crate::submit::{build, BuildOptions};
 
 /// How long an inbound `deliver_sm` waits for room in the event channel before it is refused
@@ -230,20 +230,68 @@ fn now_us() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+/// How long the parts of a concatenated MO message wait for the rest.
+const MO_REASSEMBLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Concatenated MO messages waiting for parts, with (their key, data_coding, first arrival).
+type MoParts = sms::Reassembler<MoKey, (MoKey, u8, i64)>;
+
 /// Turns the client's events into connector events until the client ends.
 async fn forward(
     name: String,
     mut deliveries: mpsc::Receiver<client::Event>,
     events: mpsc::Sender<ConnectorEvent>,
 ) {
-    while let Some(event) = deliveries.recv().await {
+    let mut parts = MoParts::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        let event = tokio::select! {
+            event = deliveries.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            _ = tick.tick() => {
+                for joined in parts.take_expired(MO_REASSEMBLY_TIMEOUT) {
+                    warn!(carrier = %name, missing = joined.missing, "concatenated MO message incomplete; reporting the parts that came");
+                    let _ = events.send(joined_mo(&name, joined)).await;
+                }
+                continue;
+            }
+        };
         match event {
             client::Event::Bound(kind) => info!(carrier = %name, ?kind, "bound"),
             client::Event::Unbound(kind) => warn!(carrier = %name, ?kind, "unbound"),
-            client::Event::Deliver(delivery) => answer(&name, *delivery, &events).await,
+            client::Event::Deliver(delivery) => match mo_part(&delivery.sm) {
+                Some((key, info, data)) => {
+                    let dc = delivery.sm.data_coding;
+                    let (from, to) = (key.from.clone(), key.to.clone());
+                    let meta_key = key.clone();
+                    match parts.offer(key, info, &data, || (meta_key, dc, now_us())) {
+                        // A part in memory is acknowledged: the SMSC would only resend it.
+                        None => delivery.accept(),
+                        Some(joined) => {
+                            debug!(carrier = %name, %from, %to, "concatenated MO message complete");
+                            send_or_refuse(&name, delivery, joined_mo(&name, joined), &events).await
+                        }
+                    }
+                }
+                None => answer(&name, *delivery, &events).await,
+            },
         }
     }
     debug!(carrier = %name, "SMPP client ended");
+}
+
+fn joined_mo(name: &str, joined: sms::Joined<(MoKey, u8, i64)>) -> ConnectorEvent {
+    let (key, dc, received_at) = joined.meta;
+    ConnectorEvent::Inbound(workers::connector::InboundSms {
+        connector: name.to_owned(),
+        from: key.from,
+        to: key.to,
+        text: sms::decode_user_data(dc, &joined.data),
+        smsc_id: None,
+        received_at,
+    })
 }
 
 /// Reports one `deliver_sm` and answers it: `ESME_ROK` once the event is queued,
@@ -257,6 +305,16 @@ async fn answer(name: &str, delivery: client::Delivery, events: &mpsc::Sender<Co
             return;
         }
     };
+    send_or_refuse(name, Box::new(delivery), event, events).await
+}
+
+/// Queues the event, then acknowledges the `deliver_sm` (or refuses it for redelivery).
+async fn send_or_refuse(
+    name: &str,
+    delivery: Box<client::Delivery>,
+    event: ConnectorEvent,
+    events: &mpsc::Sender<ConnectorEvent>,
+) {
     match tokio::time::timeout(QUEUE_WAIT, events.send(event)).await {
         Ok(Ok(())) => delivery.accept(),
         Ok(Err(_)) => {

@@ -4,8 +4,8 @@
 //!   final state becomes a [`store::Receipt`]; `ACCEPTD` and `ENROUTE` are intermediate and
 //!   reported as nothing.
 //! - A plain message (message type 0) is a mobile-originated SMS: its user data header, if
-//!   any, is dropped and the text decoded by `data_coding`. Concatenated MO parts are not
-//!   reassembled: each part is reported as a message of its own.
+//!   any, is dropped and the text decoded by `data_coding`. The parts of a concatenated MO
+//!   message ([`mo_part`]) are joined by the carrier before they are reported.
 //! - Anything else (SME acknowledgements) is acknowledged and ignored.
 
 use domain::MessageStatus;
@@ -78,6 +78,63 @@ pub(crate) fn status_of(state: MessageState) -> Option<MessageStatus> {
         MessageState::Rejected => Some(MessageStatus::Rejected),
         MessageState::Accepted | MessageState::Enroute => None,
     }
+}
+
+/// The concatenation of an MO part (user data header or SAR TLVs) and its user data without the
+/// header; `None` for a message in one piece, a receipt, or anything else.
+pub(crate) fn mo_part(sm: &DeliverSm) -> Option<(MoKey, sms::ConcatInfo, Vec<u8>)> {
+    if sm.esm_class & esm_class::MESSAGE_TYPE_MASK != 0 || sm.tlvs.receipted_message_id().is_some()
+    {
+        return None;
+    }
+    let data = match sm.tlvs.message_payload() {
+        Some(payload) if sm.short_message.is_empty() => payload,
+        _ => sm.short_message.as_bytes(),
+    };
+    let (info, body) = if sm.esm_class & esm_class::UDHI != 0 {
+        let (info, body) = sms::split_udh(data)?;
+        (info?, body)
+    } else {
+        let (mut reference, mut total, mut seq) = (None, None, None);
+        for t in &sm.tlvs {
+            match t {
+                smpp::codec::Tlv::SarMsgRefNum(r) => reference = Some(*r),
+                smpp::codec::Tlv::SarTotalSegments(n) => total = Some(*n),
+                smpp::codec::Tlv::SarSegmentSeqnum(n) => seq = Some(*n),
+                _ => {}
+            }
+        }
+        let (reference, total, seq) = (reference?, total?, seq?);
+        if total == 0 || seq == 0 || seq > total {
+            return None;
+        }
+        (
+            sms::ConcatInfo {
+                reference,
+                total,
+                seq,
+            },
+            data,
+        )
+    };
+    (info.total > 1).then(|| {
+        let key = MoKey {
+            from: address(sm.source_addr_ton, sm.source_addr.as_bytes()),
+            to: address(sm.dest_addr_ton, sm.destination_addr.as_bytes()),
+            reference: info.reference,
+            total: info.total,
+        };
+        (key, info, body.to_vec())
+    })
+}
+
+/// Names one concatenated MO message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MoKey {
+    pub from: String,
+    pub to: String,
+    reference: u16,
+    total: u8,
 }
 
 /// An address as text: E.164 with '+' for an international number (TON 1) of digits,
@@ -244,5 +301,40 @@ mod tests {
     fn a_truncated_header_leaves_no_text() {
         assert_eq!(strip_udh(&[5, 0, 3]), b"");
         assert_eq!(strip_udh(&[]), b"");
+    }
+
+    #[test]
+    fn concatenated_mo_parts_are_recognised() {
+        let mut sm = DeliverSm {
+            source_addr_ton: 1,
+            source_addr: "420777123456".try_into().unwrap(),
+            destination_addr: "4209000".try_into().unwrap(),
+            esm_class: esm_class::UDHI,
+            short_message: ShortMessage::new(vec![5, 0, 3, 7, 2, 1, b'h', b'i']).unwrap(),
+            ..DeliverSm::default()
+        };
+        let (key, info, data) = mo_part(&sm).expect("a part");
+        assert_eq!(key.from, "+420777123456");
+        assert_eq!((info.reference, info.total, info.seq), (7, 2, 1));
+        assert_eq!(data, b"hi");
+
+        // The same with SAR TLVs and no header.
+        sm.esm_class = 0;
+        sm.short_message = ShortMessage::new(b"yo".to_vec()).unwrap();
+        sm.tlvs = vec![
+            Tlv::SarMsgRefNum(7),
+            Tlv::SarTotalSegments(2),
+            Tlv::SarSegmentSeqnum(2),
+        ];
+        let (key2, info, data) = mo_part(&sm).expect("a SAR part");
+        assert_eq!(key2, key);
+        assert_eq!(info.seq, 2);
+        assert_eq!(data, b"yo");
+
+        // A message in one piece, and a receipt, are not parts.
+        sm.tlvs.clear();
+        assert!(mo_part(&sm).is_none());
+        sm.esm_class = esm_class::DELIVERY_RECEIPT;
+        assert!(mo_part(&sm).is_none());
     }
 }

@@ -1,8 +1,5 @@
 //! `submit_sm` into the queue, concatenated parts joined first; `query_sm`; `cancel_sm`.
 
-use std::collections::HashMap;
-use std::time::Instant;
-
 use api::error::ApiError;
 use api::messages::Intake;
 use domain::{AccountId, MessageId, MessageStatus};
@@ -16,13 +13,10 @@ use tracing::{debug, warn};
 use crate::{smpp_time, Edge};
 
 /// Concatenated messages waiting for their other parts.
-#[derive(Default)]
-pub(crate) struct Partials {
-    by_key: HashMap<PartKey, Partial>,
-}
+pub(crate) type Partials = sms::Reassembler<PartKey, PartMeta>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct PartKey {
+pub(crate) struct PartKey {
     credential_id: i64,
     source: Vec<u8>,
     dest: Vec<u8>,
@@ -40,13 +34,12 @@ struct Envelope {
     validity_s: Option<u64>,
 }
 
-pub(crate) struct Partial {
+/// What a concatenated message keeps while its parts arrive.
+pub(crate) struct PartMeta {
     id: MessageId,
     account: AccountId,
     envelope: Envelope,
     data_coding: u8,
-    parts: Vec<Option<Vec<u8>>>,
-    started: Instant,
 }
 
 /// An address as text: `+digits` for an international number (TON 1), otherwise as given.
@@ -173,52 +166,33 @@ pub(crate) async fn submit(
         reference: concat.reference,
         total: concat.total,
     };
-    let complete = {
+    let joined = {
         let mut partials = edge.inner.partials.lock().expect("partials");
-        let entry = partials
-            .by_key
-            .entry(key.clone())
-            .or_insert_with(|| Partial {
-                id: MessageId::new(state.ids().next()),
-                account,
-                envelope: envelope.clone(),
-                data_coding: sm.data_coding,
-                parts: vec![None; usize::from(concat.total)],
-                started: Instant::now(),
-            });
-        let slot = &mut entry.parts[usize::from(concat.seq) - 1];
-        if slot.is_none() {
-            *slot = Some(body.to_vec());
-        }
-        if concat.seq == 1 {
-            // The first part's envelope is the message's (receipt request included).
-            entry.envelope = envelope;
-        }
-        if entry.parts.iter().all(Option::is_some) {
-            partials.by_key.remove(&key)
-        } else {
-            let id = entry.id;
-            debug!(%id, seq = concat.seq, total = concat.total, "part of a concatenated message kept");
-            return Ok(SubmitSmResp {
-                message_id: id.to_string().as_str().try_into().unwrap_or_default(),
-            });
+        let joined = partials.offer(key.clone(), concat, body, || PartMeta {
+            id: MessageId::new(state.ids().next()),
+            account,
+            envelope: envelope.clone(),
+            data_coding: sm.data_coding,
+        });
+        match joined {
+            Some(joined) => joined,
+            None => {
+                let meta = partials.meta_mut(&key).expect("kept until complete");
+                if concat.seq == 1 {
+                    // The first part's envelope is the message's (receipt request included).
+                    meta.envelope = envelope;
+                }
+                let id = meta.id;
+                debug!(%id, seq = concat.seq, total = concat.total, "part of a concatenated message kept");
+                return Ok(SubmitSmResp {
+                    message_id: id.to_string().as_str().try_into().unwrap_or_default(),
+                });
+            }
         }
     };
-    let partial = complete.expect("removed when complete");
-    let text = joined_text(&partial);
-    store_message(
-        edge,
-        partial.account,
-        Some(partial.id),
-        partial.envelope,
-        text,
-    )
-    .await
-}
-
-fn joined_text(p: &Partial) -> String {
-    let bytes: Vec<u8> = p.parts.iter().flatten().flatten().copied().collect();
-    sms::decode_user_data(p.data_coding, &bytes)
+    let meta = joined.meta;
+    let text = sms::decode_user_data(meta.data_coding, &joined.data);
+    store_message(edge, meta.account, Some(meta.id), meta.envelope, text).await
 }
 
 async fn store_message(
@@ -259,24 +233,20 @@ async fn store_message(
 /// Stores the concatenated messages whose parts stopped coming, with the text that arrived.
 pub(crate) async fn flush_stale(edge: &Edge) {
     let timeout = edge.config().reassembly_timeout;
-    let stale: Vec<Partial> = {
-        let mut partials = edge.inner.partials.lock().expect("partials");
-        let keys: Vec<PartKey> = partials
-            .by_key
-            .iter()
-            .filter(|(_, p)| p.started.elapsed() >= timeout)
-            .map(|(k, _)| k.clone())
-            .collect();
-        keys.iter()
-            .filter_map(|k| partials.by_key.remove(k))
-            .collect()
-    };
-    for p in stale {
-        let missing = p.parts.iter().filter(|x| x.is_none()).count();
-        warn!(id = %p.id, missing, "concatenated message incomplete after the timeout; sending the parts that arrived");
-        let text = joined_text(&p);
-        if let Err(status) = store_message(edge, p.account, Some(p.id), p.envelope, text).await {
-            warn!(id = %p.id, %status, "incomplete concatenated message refused");
+    let stale = edge
+        .inner
+        .partials
+        .lock()
+        .expect("partials")
+        .take_expired(timeout);
+    for joined in stale {
+        let meta = joined.meta;
+        warn!(id = %meta.id, missing = joined.missing, "concatenated message incomplete after the timeout; sending the parts that arrived");
+        let text = sms::decode_user_data(meta.data_coding, &joined.data);
+        if let Err(status) =
+            store_message(edge, meta.account, Some(meta.id), meta.envelope, text).await
+        {
+            warn!(id = %meta.id, %status, "incomplete concatenated message refused");
         }
     }
 }

@@ -36,4 +36,4 @@ pub use sender_id::{SenderId, SenderIdError};
 pub use text::{analyse, Analysis, Encoding, TextError, TextOptions};
 pub use transliterate::transliterate;
 pub use ucs2::{ucs2_decode, ucs2_encode};
-pub use user_data::{decode_user_data, split_udh, ConcatInfo};
+pub use user_data::{decode_user_data, split_udh, ConcatInfo, Joined, Reassembler};

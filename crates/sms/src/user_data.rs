@@ -80,6 +80,107 @@ pub fn split_udh(data: &[u8]) -> Option<(Option<ConcatInfo>, &[u8])> {
     ))
 }
 
+/// Joins the parts of concatenated messages as they arrive, in any order, once each.
+///
+/// `K` names a message (the sender, the recipient and the reference, say); `M` is what the
+/// caller keeps with it (taken from the first part offered). Parts that stop coming are handed
+/// back by [`Reassembler::take_expired`] with whatever arrived, so nothing is dropped silently.
+#[derive(Debug)]
+pub struct Reassembler<K, M> {
+    pending: std::collections::HashMap<K, Pending<M>>,
+}
+
+#[derive(Debug)]
+struct Pending<M> {
+    meta: M,
+    parts: Vec<Option<Vec<u8>>>,
+    started: std::time::Instant,
+}
+
+/// A message whose parts are in (all, or all that came before the timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined<M> {
+    pub meta: M,
+    /// The parts' user data, in order, without their headers.
+    pub data: Vec<u8>,
+    /// Parts that never came.
+    pub missing: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, M> Default for Reassembler<K, M> {
+    fn default() -> Self {
+        Self {
+            pending: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, M> Reassembler<K, M> {
+    /// Adds a part; returns the whole message when this was the last missing part. A part seen
+    /// before is ignored; `meta` is made only for the first part of a message.
+    pub fn offer(
+        &mut self,
+        key: K,
+        info: ConcatInfo,
+        data: &[u8],
+        meta: impl FnOnce() -> M,
+    ) -> Option<Joined<M>> {
+        let total = usize::from(info.total.max(1));
+        let entry = self.pending.entry(key.clone()).or_insert_with(|| Pending {
+            meta: meta(),
+            parts: vec![None; total],
+            started: std::time::Instant::now(),
+        });
+        if let Some(slot) = entry.parts.get_mut(usize::from(info.seq).saturating_sub(1)) {
+            if slot.is_none() {
+                *slot = Some(data.to_vec());
+            }
+        }
+        if entry.parts.iter().all(Option::is_some) {
+            self.pending.remove(&key).map(join)
+        } else {
+            None
+        }
+    }
+
+    /// The metadata of a message still waiting for parts.
+    pub fn meta_mut(&mut self, key: &K) -> Option<&mut M> {
+        self.pending.get_mut(key).map(|p| &mut p.meta)
+    }
+
+    /// Removes and returns the messages that have waited `timeout` or longer.
+    pub fn take_expired(&mut self, timeout: std::time::Duration) -> Vec<Joined<M>> {
+        let keys: Vec<K> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.started.elapsed() >= timeout)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.iter()
+            .filter_map(|k| self.pending.remove(k))
+            .map(join)
+            .collect()
+    }
+
+    /// How many messages are waiting for parts.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+fn join<M>(p: Pending<M>) -> Joined<M> {
+    let missing = p.parts.iter().filter(|x| x.is_none()).count();
+    Joined {
+        meta: p.meta,
+        data: p.parts.into_iter().flatten().flatten().collect(),
+        missing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +242,56 @@ mod tests {
         assert_eq!(split_udh(&[]), None);
         // Part 0 or part beyond the total is not a concatenation.
         assert_eq!(split_udh(&[5, 0x00, 3, 1, 2, 3]).unwrap().0, None);
+    }
+
+    #[test]
+    fn parts_join_in_order_whatever_order_they_come_in() {
+        let mut r: Reassembler<u16, &str> = Reassembler::default();
+        let info = |seq| ConcatInfo {
+            reference: 9,
+            total: 3,
+            seq,
+        };
+        assert_eq!(r.offer(9, info(3), b"c", || "first"), None);
+        assert_eq!(r.offer(9, info(1), b"a", || "second"), None);
+        assert_eq!(
+            r.offer(9, info(1), b"x", || "dup"),
+            None,
+            "a repeated part changes nothing"
+        );
+        let joined = r.offer(9, info(2), b"b", || "third").unwrap();
+        assert_eq!(
+            joined,
+            Joined {
+                meta: "first",
+                data: b"abc".to_vec(),
+                missing: 0
+            }
+        );
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn incomplete_messages_come_back_after_the_timeout() {
+        let mut r: Reassembler<u16, ()> = Reassembler::default();
+        let info = ConcatInfo {
+            reference: 1,
+            total: 2,
+            seq: 2,
+        };
+        assert_eq!(r.offer(1, info, b"tail", || ()), None);
+        assert!(r
+            .take_expired(std::time::Duration::from_secs(60))
+            .is_empty());
+        let expired = r.take_expired(std::time::Duration::ZERO);
+        assert_eq!(
+            expired,
+            vec![Joined {
+                meta: (),
+                data: b"tail".to_vec(),
+                missing: 1
+            }]
+        );
+        assert_eq!(r.len(), 0);
     }
 }
