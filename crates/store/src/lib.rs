@@ -16,10 +16,12 @@
 
 mod accounts;
 mod dispatch;
+pub mod feed;
 mod inbound;
 mod messages;
 mod smpp;
 mod sql;
+mod webhooks;
 mod writer;
 
 use std::str::FromStr;
@@ -31,12 +33,17 @@ use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::Balance;
 pub use dispatch::{Claimed, Receipt, SendResult};
+pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};
 pub use inbound::{InboundRecord, NewInbound};
 pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,
 };
 pub use smpp::{OwedReceipt, PendingMo, ReceiptMode, SmppCredential, SmppOrigin};
+pub use webhooks::{
+    AttemptRecord, AttemptResult, DeliveryRecord, DeliveryState, DueDelivery, NewDelivery,
+    NewWebhook, WebhookRecord,
+};
 
 /// The database behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
