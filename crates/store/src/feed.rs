@@ -73,9 +73,8 @@ pub enum FeedEventKind {
 impl FeedEvent {
     pub fn account(&self) -> Option<AccountId> {
         match &self.kind {
-            FeedEventKind::MessageStatus { account, .. } | FeedEventKind::Inbound { account, .. } => {
-                *account
-            }
+            FeedEventKind::MessageStatus { account, .. }
+            | FeedEventKind::Inbound { account, .. } => *account,
         }
     }
 }
@@ -148,11 +147,13 @@ impl GapTracker {
     }
 }
 
-const MESSAGE_EVENTS_SQL: &str = "SELECT e.id, e.message_id, e.status, e.reason, e.at, m.account_id, \
+const MESSAGE_EVENTS_SQL: &str =
+    "SELECT e.id, e.message_id, e.status, e.reason, e.at, m.account_id, \
      m.to_number, m.client_ref FROM message_events e LEFT JOIN messages m ON m.id = e.message_id \
      WHERE e.id > $1 ORDER BY e.id LIMIT $2";
 
-const INBOUND_SQL: &str = "SELECT f.id, f.inbound_id, i.account_id, i.from_number, i.to_number, i.body, \
+const INBOUND_SQL: &str =
+    "SELECT f.id, f.inbound_id, i.account_id, i.from_number, i.to_number, i.body, \
      i.connector, i.received_at FROM inbound_feed f JOIN inbound_messages i ON i.id = f.inbound_id \
      WHERE f.id > $1 ORDER BY f.id LIMIT $2";
 

@@ -133,10 +133,8 @@ fn to_u32(v: i64) -> Result<u32> {
 }
 
 fn status_code(v: Option<i64>) -> Result<Option<u16>> {
-    v.map(|c| {
-        u16::try_from(c).map_err(|_| crate::StoreError::Corrupt(format!("HTTP status {c}")))
-    })
-    .transpose()
+    v.map(|c| u16::try_from(c).map_err(|_| crate::StoreError::Corrupt(format!("HTTP status {c}"))))
+        .transpose()
 }
 
 fn delivery_from_row(r: &AnyRow) -> Result<DeliveryRecord> {
@@ -439,9 +437,7 @@ fn delivery_rows(backend: Backend, rows: usize) -> String {
     let mut n = 1;
     let mut out = Vec::with_capacity(rows);
     for _ in 0..rows {
-        let p: Vec<String> = (0..8)
-            .map(|i| crate::sql::param(backend, n + i))
-            .collect();
+        let p: Vec<String> = (0..8).map(|i| crate::sql::param(backend, n + i)).collect();
         n += 8;
         out.push(format!(
             "({},{},{},{},{},{},'pending',0,{},{})",

@@ -118,7 +118,10 @@ async fn the_cursor_is_persisted_and_moves_only_by_compare_and_set() {
             .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut grace(), T0)
             .await
             .unwrap();
-        assert_eq!((after.from, after.to, after.events.len()), (batch.to, batch.to, 0));
+        assert_eq!(
+            (after.from, after.to, after.events.len()),
+            (batch.to, batch.to, 0)
+        );
         // Other consumers have their own cursor.
         let other = store
             .read_feed(FeedSource::MessageEvents, "other", 1, &mut grace(), T0)
@@ -237,7 +240,9 @@ async fn fan_out_creates_each_delivery_once_with_the_cursor_move() {
             listed.iter().map(|d| d.id).collect::<Vec<_>>(),
             [1001, 1000]
         );
-        assert!(listed.iter().all(|d| d.status == "pending" && d.attempts == 0));
+        assert!(listed
+            .iter()
+            .all(|d| d.status == "pending" && d.attempts == 0));
         // Another account sees none of them.
         assert!(store
             .list_deliveries(AccountId::new(2), 7, None, 100)
@@ -399,7 +404,13 @@ async fn an_out_of_order_commit_is_not_skipped() {
 
     // N+1 is visible, N is not yet: the cursor must stay before N.
     let batch = store
-        .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut gaps, T0 + SECOND)
+        .read_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut gaps,
+            T0 + SECOND,
+        )
         .await
         .unwrap();
     assert_eq!((batch.from, batch.to), (start, start));
@@ -407,7 +418,13 @@ async fn an_out_of_order_commit_is_not_skipped() {
 
     slow_tx.commit().await.unwrap();
     let batch = store
-        .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut gaps, T0 + 2 * SECOND)
+        .read_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut gaps,
+            T0 + 2 * SECOND,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -427,17 +444,35 @@ async fn an_out_of_order_commit_is_not_skipped() {
     assert_eq!(after, lost + 1);
     let mut gaps = grace();
     let waiting = store
-        .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut gaps, T0 + 10 * SECOND)
+        .read_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut gaps,
+            T0 + 10 * SECOND,
+        )
         .await
         .unwrap();
     assert!(waiting.events.is_empty());
     let waiting = store
-        .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut gaps, T0 + 14 * SECOND)
+        .read_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut gaps,
+            T0 + 14 * SECOND,
+        )
         .await
         .unwrap();
     assert!(waiting.events.is_empty());
     let skipped = store
-        .read_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut gaps, T0 + 15 * SECOND)
+        .read_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut gaps,
+            T0 + 15 * SECOND,
+        )
         .await
         .unwrap();
     assert_eq!(
