@@ -23,6 +23,7 @@ mod paging;
 pub mod smpp_credentials;
 mod state;
 mod timefmt;
+mod webhooks;
 
 pub use metrics::ApiMetrics;
 pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
@@ -50,6 +51,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(smpp_credentials::revoke),
         )
         .route("/v1/admin/connectors", get(admin::connectors))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

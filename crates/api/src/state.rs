@@ -72,6 +72,7 @@ struct Inner {
     key_cache: Mutex<HashMap<String, (AccountId, Instant)>>,
     buckets: Mutex<HashMap<AccountId, TokenBucket>>,
     connectors: std::sync::RwLock<Option<ConnectorsView>>,
+    webhook_key: std::sync::OnceLock<Arc<::webhooks::SecretsKey>>,
 }
 
 /// The live state of every delivery connector, as the admin API shows it.
@@ -113,6 +114,7 @@ impl AppState {
                 key_cache: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
                 connectors: std::sync::RwLock::new(None),
+                webhook_key: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -150,6 +152,13 @@ impl AppState {
     }
     pub(crate) fn registry(&self) -> &Mutex<Registry> {
         &self.inner.registry
+    }
+    /// Sets the key that encrypts webhook secrets; without one, creating a webhook is refused.
+    pub fn set_webhook_key(&self, key: Arc<::webhooks::SecretsKey>) {
+        let _ = self.inner.webhook_key.set(key);
+    }
+    pub(crate) fn webhook_key(&self) -> Option<&::webhooks::SecretsKey> {
+        self.inner.webhook_key.get().map(|k| &**k)
     }
 
     async fn authenticate(&self, key: &str) -> Result<AccountId, ApiError> {
