@@ -344,6 +344,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let api_metrics = api::ApiMetrics::register(&mut registry);
     let worker_metrics = WorkerMetrics::register(&mut registry);
+    let webhook_metrics = webhooks::WebhookMetrics::register(&mut registry);
+    let webhook_config = settings.webhooks.config()?;
+    let webhook_key = webhook_key(&settings)?.map(Arc::new);
     let registry = Arc::new(Mutex::new(registry));
 
     let (events_tx, events_rx) = mpsc::channel(100_000);
@@ -436,6 +439,27 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         worker_metrics,
         shutdown.clone(),
     ));
+    // Webhooks: the fan-out turns feed events into deliveries, the sender posts them; both
+    // stop with the dispatchers (an attempt in flight finishes first).
+    tasks.spawn(
+        webhooks::fanout::FanOut::new(
+            store.clone(),
+            ids.clone(),
+            &webhook_config,
+            webhook_metrics.clone(),
+        )
+        .run(webhook_config.poll, shutdown.clone()),
+    );
+    if let Some(key) = &webhook_key {
+        let sender = webhooks::sender::Sender::new(
+            store.clone(),
+            key.clone(),
+            webhook_config.clone(),
+            webhook_metrics,
+        )
+        .context("the webhook sender")?;
+        tasks.spawn(sender.run(shutdown.clone()));
+    }
 
     let api_settings = api::ApiSettings {
         pricing: domain::pricing::FlatPricing::new(
@@ -494,6 +518,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if let Some(key) = webhook_key {
+        state.set_webhook_key(key);
+    }
     let app = api::router(state).layer(axum::extract::DefaultBodyLimit::max(
         settings.body_limit_bytes,
     ));
@@ -536,6 +563,44 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The key that encrypts webhook secrets: `secrets_key`, else the key file
+/// (`webhooks.key_file`, or `secrets.key` next to the SQLite database, created on first start).
+/// PostgreSQL without a configured key has no webhooks: nodes must share one key.
+fn webhook_key(settings: &Settings) -> anyhow::Result<Option<webhooks::SecretsKey>> {
+    if let Some(hex_key) = &settings.secrets_key {
+        return webhooks::SecretsKey::from_hex(hex_key.expose())
+            .context("secrets_key (APISENDSMS_SECRETS_KEY)")
+            .map(Some);
+    }
+    let file = match &settings.webhooks.key_file {
+        Some(path) => Some(path.clone()),
+        None => sqlite_path(&settings.database_url).map(|db| {
+            db.parent()
+                .map(|d| d.join("secrets.key"))
+                .unwrap_or_else(|| PathBuf::from("secrets.key"))
+        }),
+    };
+    match file {
+        Some(path) => webhooks::SecretsKey::load_or_create(&path)
+            .context("the webhook secrets key file")
+            .map(Some),
+        None => {
+            tracing::warn!(
+                "no secrets_key (APISENDSMS_SECRETS_KEY) is set: webhooks cannot be created \
+                 or sent on this node"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The file of a `sqlite://PATH?...` URL; `None` for PostgreSQL and in-memory databases.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
 async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -556,6 +621,18 @@ async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn the_key_file_lives_next_to_the_sqlite_database() {
+        use super::sqlite_path;
+        use std::path::PathBuf;
+        assert_eq!(
+            sqlite_path("sqlite://./data/apisendsms.db?mode=rwc"),
+            Some(PathBuf::from("./data/apisendsms.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

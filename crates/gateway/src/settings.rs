@@ -38,6 +38,90 @@ pub struct Settings {
     /// SHA-256 (hex) of the operator's admin token for `/v1/admin/*`
     /// (`printf %s TOKEN | sha256sum`); the admin API is closed when unset.
     pub admin_token_sha256: Option<String>,
+    /// 64 hex digits: the key that encrypts webhook signing secrets at rest
+    /// (`APISENDSMS_SECRETS_KEY`). The same on every node sharing a database. Without it,
+    /// SQLite uses a key file next to the database and PostgreSQL has no webhooks.
+    pub secrets_key: Option<SecretString>,
+    pub webhooks: WebhookSettings,
+}
+
+/// A setting that must not be printed: `Debug` shows `***`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Seconds to wait before each retry; after the last, a delivery fails. The default
+    /// retries for about 27.7 hours.
+    pub retry_schedule_s: Vec<f64>,
+    /// Each wait is lengthened by up to this fraction at random.
+    pub jitter: f64,
+    /// Timeout of one HTTP attempt.
+    pub timeout_ms: u64,
+    /// How often idle workers look for events and due deliveries.
+    pub poll_ms: u64,
+    /// How long a missing feed id may hold the feed on PostgreSQL (see `store::feed`).
+    pub gap_grace_ms: u64,
+    /// Attempts in flight at once per node.
+    pub concurrency: usize,
+    /// The key file when `secrets_key` is not set (default: `secrets.key` next to the SQLite
+    /// database).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        let d = webhooks::WebhookConfig::default();
+        Self {
+            retry_schedule_s: d.retry_schedule.iter().map(|w| w.as_secs_f64()).collect(),
+            jitter: d.jitter,
+            timeout_ms: d.timeout.as_millis() as u64,
+            poll_ms: d.poll.as_millis() as u64,
+            gap_grace_ms: d.gap_grace.as_millis() as u64,
+            concurrency: d.concurrency,
+            key_file: None,
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn config(&self) -> anyhow::Result<webhooks::WebhookConfig> {
+        let retry_schedule = self
+            .retry_schedule_s
+            .iter()
+            .map(|s| {
+                std::time::Duration::try_from_secs_f64(*s)
+                    .map_err(|_| anyhow::anyhow!("webhooks.retry_schedule_s: {s} is not a wait"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.jitter),
+            "webhooks.jitter must be between 0 and 1"
+        );
+        Ok(webhooks::WebhookConfig {
+            retry_schedule,
+            jitter: self.jitter,
+            timeout: std::time::Duration::from_millis(self.timeout_ms.max(1)),
+            poll: std::time::Duration::from_millis(self.poll_ms.max(1)),
+            gap_grace: std::time::Duration::from_millis(self.gap_grace_ms),
+            concurrency: self.concurrency.max(1),
+            ..webhooks::WebhookConfig::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +186,8 @@ impl Default for Settings {
             log_format: "text".into(),
             smpp_listen: None,
             admin_token_sha256: None,
+            secrets_key: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
