@@ -57,6 +57,7 @@ async fn account_with_two_messages(store: &Store) -> AccountId {
             idempotency: None,
             messages: vec![message(100), message(101)],
             response: "r".into(),
+            smpp: None,
             now: T0,
         })
         .await
