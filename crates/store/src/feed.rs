@@ -189,6 +189,14 @@ fn event_from_row(source: FeedSource, r: &AnyRow) -> Result<FeedEvent> {
 impl Store {
     /// The consumer's cursor, created at 0 on first use.
     pub async fn feed_position(&self, consumer: &str) -> Result<i64> {
+        let select = "SELECT position FROM feed_cursors WHERE consumer = $1";
+        if let Some(row) = sqlx::query(select)
+            .bind(consumer)
+            .fetch_optional(&self.write)
+            .await?
+        {
+            return Ok(row.try_get("position")?);
+        }
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
         sqlx::query(
             "INSERT INTO feed_cursors (consumer, position, updated_at) VALUES ($1, 0, $2) \
@@ -198,7 +206,7 @@ impl Store {
         .bind(crate::now_us())
         .execute(&mut *conn)
         .await?;
-        let row = sqlx::query("SELECT position FROM feed_cursors WHERE consumer = $1")
+        let row = sqlx::query(select)
             .bind(consumer)
             .fetch_one(&mut *conn)
             .await?;
