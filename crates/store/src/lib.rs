@@ -15,9 +15,12 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod bank;
+mod billing;
 mod dispatch;
 pub mod feed;
 mod inbound;
+mod invoices;
 mod messages;
 mod smpp;
 mod sql;
@@ -32,9 +35,12 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::Balance;
+pub use bank::{BankTransaction, ImportReport, ImportSource, PairingDecision};
+pub use billing::{BillingAccount, CustomerDetails, NewPriceList, NewTopUp, PricesInForce, TopUp};
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};
 pub use inbound::{InboundRecord, NewInbound};
+pub use invoices::InvoiceRecord;
 pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,
@@ -71,6 +77,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} already exists")]
     Conflict(&'static str),
+    #[error("billing: {0}")]
+    Billing(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
