@@ -13,6 +13,7 @@
 
 mod account;
 mod admin;
+mod billing;
 pub mod error;
 mod inbound;
 pub mod keys;
@@ -25,10 +26,11 @@ mod state;
 mod timefmt;
 mod webhooks;
 
+pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;
 pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 /// The whole API.
@@ -57,6 +59,17 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::get_one).delete(webhooks::delete),
         )
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/prices", get(billing::prices))
+        .route("/v1/top-ups", post(billing::create_top_up))
+        .route("/v1/top-ups/{id}", get(billing::get_top_up))
+        .route("/v1/top-ups/{id}/qr.svg", get(billing::top_up_qr))
+        .route("/v1/invoices", get(billing::list_invoices))
+        .route("/v1/invoices/{id}", get(billing::get_invoice))
+        .route("/v1/account/low-credit", put(billing::set_low_credit))
+        .route(
+            "/v1/account/billing",
+            get(billing::get_billing).put(billing::set_billing),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

@@ -261,10 +261,7 @@ pub async fn accept(
             format!("give 1 to {} recipients", settings.max_recipients),
         ));
     }
-    let price = settings
-        .pricing
-        .price(analysis.parts())
-        .ok_or_else(|| ApiError::invalid("text-too-long", "text", "the price overflows"))?;
+    let prices = crate::billing::price_book(state, account, now).await?;
     let due_at = scheduled_at.unwrap_or(now);
     let expires_at = due_at.saturating_add(i64::try_from(validity.as_micros()).unwrap_or(i64::MAX));
     let status = if scheduled_at.is_some() {
@@ -292,7 +289,7 @@ pub async fn accept(
                 body: analysis.text_sent().to_owned(),
                 encoding: encoding_name,
                 parts: analysis.parts(),
-                price,
+                price: prices.price(number.as_str(), analysis.parts())?,
                 status,
                 client_ref: req.client_ref.clone(),
                 scheduled_at,

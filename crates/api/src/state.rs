@@ -35,6 +35,7 @@ pub struct ApiSettings {
     /// SHA-256 (hex) of the operator's admin token for `/v1/admin/*`; admin routes answer 401
     /// when unset.
     pub admin_token_sha256: Option<String>,
+    pub billing: crate::billing::BillingSettings,
 }
 
 impl Default for ApiSettings {
@@ -51,6 +52,7 @@ impl Default for ApiSettings {
             rate_limit_burst: 400,
             body_limit_bytes: 1024 * 1024,
             admin_token_sha256: None,
+            billing: crate::billing::BillingSettings::default(),
         }
     }
 }
@@ -73,6 +75,7 @@ struct Inner {
     buckets: Mutex<HashMap<AccountId, TokenBucket>>,
     connectors: std::sync::RwLock<Option<ConnectorsView>>,
     webhook_key: std::sync::OnceLock<Arc<::webhooks::SecretsKey>>,
+    prices: crate::billing::PriceCache,
 }
 
 /// The live state of every delivery connector, as the admin API shows it.
@@ -115,6 +118,7 @@ impl AppState {
                 buckets: Mutex::new(HashMap::new()),
                 connectors: std::sync::RwLock::new(None),
                 webhook_key: std::sync::OnceLock::new(),
+                prices: crate::billing::PriceCache::default(),
             }),
         }
     }
@@ -149,6 +153,9 @@ impl AppState {
     /// Tells the dispatcher that new messages are queued.
     pub(crate) fn wake_dispatcher(&self) {
         self.inner.queue_wake.notify_one();
+    }
+    pub(crate) fn price_cache(&self) -> &crate::billing::PriceCache {
+        &self.inner.prices
     }
     pub(crate) fn registry(&self) -> &Mutex<Registry> {
         &self.inner.registry

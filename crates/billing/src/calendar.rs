@@ -12,7 +12,9 @@ pub fn prague_date(us: i64) -> NaiveDate {
         .unwrap_or_default()
         .naive_utc();
     let year = utc.year();
-    let start = last_sunday(year, 3).and_hms_opt(1, 0, 0).expect("valid time");
+    let start = last_sunday(year, 3)
+        .and_hms_opt(1, 0, 0)
+        .expect("valid time");
     let end = last_sunday(year, 10)
         .and_hms_opt(1, 0, 0)
         .expect("valid time");
@@ -52,7 +54,9 @@ pub fn parse_iso(text: &str) -> Option<NaiveDate> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let s = &text[r];
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
     };
     NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }

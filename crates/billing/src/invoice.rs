@@ -174,7 +174,10 @@ impl InvoiceDocument {
             push("Opravuje doklad (corrects)", n.clone());
         }
         push("Datum vystavení (issued)", c(self.issue_date));
-        push("Datum uskutečnění zdanitelného plnění (DUZP)", c(self.taxable_date));
+        push(
+            "Datum uskutečnění zdanitelného plnění (DUZP)",
+            c(self.taxable_date),
+        );
         if let Some(p) = self.payment_date {
             push("Datum přijetí platby (payment received)", c(p));
         }
@@ -186,11 +189,23 @@ impl InvoiceDocument {
             "Jednotková cena bez DPH (unit price excl. VAT)",
             format!("{} {}", czk(self.unit_price), self.currency),
         );
-        push("Sleva (discount)", format!("{} {}", czk(self.discount), self.currency));
-        push("Základ daně (tax base)", format!("{} {}", czk(self.base), self.currency));
-        push("Sazba DPH (VAT rate)", format!("{} %", self.vat_rate.percent_text()));
+        push(
+            "Sleva (discount)",
+            format!("{} {}", czk(self.discount), self.currency),
+        );
+        push(
+            "Základ daně (tax base)",
+            format!("{} {}", czk(self.base), self.currency),
+        );
+        push(
+            "Sazba DPH (VAT rate)",
+            format!("{} %", self.vat_rate.percent_text()),
+        );
         push("DPH (VAT) v CZK", format!("{} CZK", czk(self.vat)));
-        push("Celkem (total)", format!("{} {}", czk(self.total), self.currency));
+        push(
+            "Celkem (total)",
+            format!("{} {}", czk(self.total), self.currency),
+        );
         l
     }
 
@@ -238,10 +253,9 @@ mod pdf {
             y -= 1.5;
         }
         if let Some(spayd) = &doc.payment_qr {
-            if let Ok(code) = qrcode::QrCode::with_error_correction_level(
-                spayd.as_bytes(),
-                qrcode::EcLevel::M,
-            ) {
+            if let Ok(code) =
+                qrcode::QrCode::with_error_correction_level(spayd.as_bytes(), qrcode::EcLevel::M)
+            {
                 let width = code.width();
                 let module = 40.0 / width as f32;
                 let (x0, y0) = (150.0, y - 45.0);
@@ -250,12 +264,7 @@ mod pdf {
                         let (cx, cy) = ((i % width) as f32, (i / width) as f32);
                         let x = x0 + cx * module;
                         let top = y0 + 40.0 - cy * module;
-                        layer.add_rect(Rect::new(
-                            Mm(x),
-                            Mm(top - module),
-                            Mm(x + module),
-                            Mm(top),
-                        ));
+                        layer.add_rect(Rect::new(Mm(x), Mm(top - module), Mm(x + module), Mm(top)));
                     }
                 }
                 layer.use_text("QR Platba", 9.0, Mm(150.0), Mm(y0 - 5.0), &font);

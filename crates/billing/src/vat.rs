@@ -87,10 +87,7 @@ impl VatRate {
 
     /// Adds VAT to a tax base ("zdola"): VAT = base × rate, rounded; `None` on overflow.
     pub fn add_to_net(self, base: Money) -> Option<VatSplit> {
-        let vat = div_round(
-            i128::from(base.hundredths()) * i128::from(self.0),
-            10_000,
-        );
+        let vat = div_round(i128::from(base.hundredths()) * i128::from(self.0), 10_000);
         let vat = Money::from_hundredths(i64::try_from(vat).ok()?);
         Some(VatSplit {
             base,
@@ -177,7 +174,10 @@ mod tests {
         let ten = VatRate::parse_percent("10").unwrap();
         assert_eq!(ten.add_to_net(m(5)).unwrap().vat, m(1));
         assert_eq!(ten.add_to_net(m(-5)).unwrap().vat, m(-1));
-        assert_eq!(VatRate::parse_percent("0").unwrap().split_gross(m(700)).vat, m(0));
+        assert_eq!(
+            VatRate::parse_percent("0").unwrap().split_gross(m(700)).vat,
+            m(0)
+        );
     }
 
     #[test]
@@ -196,7 +196,10 @@ mod tests {
         let d = |y, mo, da| NaiveDate::from_ymd_opt(y, mo, da).unwrap();
         assert_eq!(rates.on(d(2026, 11, 29)).unwrap().basis_points(), 2100);
         assert_eq!(rates.on(d(2030, 1, 1)).unwrap().percent_text(), "22.5");
-        assert_eq!(rates.on(d(2012, 12, 31)), Err(VatError::NoneOn(d(2012, 12, 31))));
+        assert_eq!(
+            rates.on(d(2012, 12, 31)),
+            Err(VatError::NoneOn(d(2012, 12, 31)))
+        );
         assert!(VatRate::parse_percent("101").is_err());
         assert!(VatRate::parse_percent("-1").is_err());
         assert!(VatRate::parse_percent("21%").is_err());

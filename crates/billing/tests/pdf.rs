@@ -20,8 +20,9 @@ fn document() -> InvoiceDocument {
             address: "Řípská 12, 130 00 Praha 3".into(),
             ico: "12345678".into(),
             dic: "CZ12345678".into(),
-            register: "zapsaná v obchodním rejstříku u Městského soudu v Praze, oddíl C, vložka 98765"
-                .into(),
+            register:
+                "zapsaná v obchodním rejstříku u Městského soudu v Praze, oddíl C, vložka 98765"
+                    .into(),
             iban: "CZ5855000000001265098001".into(),
             bic: String::new(),
         },
@@ -65,7 +66,9 @@ fn extract_text(bytes: &[u8]) -> String {
                     .filter(|p| !p.is_empty())
                     .collect();
                 if let [gid, code] = parts[..] {
-                    if let (Ok(g), Ok(c)) = (u16::from_str_radix(gid, 16), u32::from_str_radix(code, 16)) {
+                    if let (Ok(g), Ok(c)) =
+                        (u16::from_str_radix(gid, 16), u32::from_str_radix(code, 16))
+                    {
                         if let Some(ch) = char::from_u32(c) {
                             to_unicode.insert(g, ch);
                         }
@@ -155,9 +158,14 @@ fn a_credit_note_names_the_invoice_it_corrects() {
     doc.payment_qr = None;
     let rate = doc.vat_rate;
     let split = rate.split_gross(Money::from_hundredths(-50_000));
-    (doc.base, doc.vat, doc.total, doc.unit_price) = (split.base, split.vat, split.total, split.base);
+    (doc.base, doc.vat, doc.total, doc.unit_price) =
+        (split.base, split.vat, split.total, split.base);
     let text = squash(&extract_text(&billing::invoice::render_pdf(&doc).unwrap()));
-    for field in ["Opravný daňový doklad č. DB2026000001", "FV2026000007", "-86,78 CZK"] {
+    for field in [
+        "Opravný daňový doklad č. DB2026000001",
+        "FV2026000007",
+        "-86,78 CZK",
+    ] {
         assert!(text.contains(&squash(field)), "{field:?} missing in {text}");
     }
 }

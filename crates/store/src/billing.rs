@@ -51,6 +51,9 @@ pub struct NewPriceList {
 pub struct PricesInForce {
     pub account: Vec<PriceEntry>,
     pub public: Vec<PriceEntry>,
+    /// The next time a list that concerns the account starts or ends: until then these
+    /// prices hold (unless staff add a list).
+    pub next_change: Option<i64>,
 }
 
 /// A payment request as it was shown to the customer.
@@ -352,7 +355,24 @@ impl Store {
         .bind(account.get())
         .fetch_all(&self.read)
         .await?;
-        let mut prices = PricesInForce::default();
+        let next = sqlx::query(
+            "SELECT MIN(t) AS t FROM ( \
+               SELECT valid_from AS t FROM price_lists WHERE valid_from > $1 \
+                 AND (account_id IS NULL OR account_id = $2) \
+               UNION ALL \
+               SELECT valid_until AS t FROM price_lists WHERE valid_until > $3 \
+                 AND (account_id IS NULL OR account_id = $4)) AS changes",
+        )
+        .bind(at)
+        .bind(account.get())
+        .bind(at)
+        .bind(account.get())
+        .fetch_one(&self.read)
+        .await?;
+        let mut prices = PricesInForce {
+            next_change: next.try_get("t")?,
+            ..PricesInForce::default()
+        };
         for r in rows {
             let entry = PriceEntry {
                 prefix: r.try_get("prefix")?,

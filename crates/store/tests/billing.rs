@@ -133,9 +133,11 @@ async fn prices_in_force_take_the_latest_version_and_the_account_list() {
         let p = at(T0 + 10).await.unwrap();
         assert_eq!(p.public.len(), 2);
         assert_eq!(p.account, vec![entry("42060", 50)]);
+        assert_eq!(p.next_change, Some(T0 + 50));
         let p = at(T0 + 100).await.unwrap();
         assert_eq!(p.public, vec![entry("420", 85)]);
         assert!(p.account.is_empty(), "the account list ended at T0+50");
+        assert_eq!(p.next_change, None);
         let p = store.prices_in_force(b, T0 + 10).await.unwrap();
         assert!(p.account.is_empty(), "another account's list never applies");
         let err = store
