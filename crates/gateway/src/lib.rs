@@ -4,6 +4,7 @@
 //! Boundary: the only crate that knows every other crate; it holds no business rules.
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod settings;
 mod smsc_sim;
 
@@ -71,6 +72,21 @@ enum Command {
     },
     /// Run the SMSC simulator: a real SMPP server with receipts, throttling and MO messages.
     SmscSim(smsc_sim::SimArgs),
+    /// Bank statements and payments: import, the unpaired queue, staff pairing.
+    Payments {
+        #[command(subcommand)]
+        command: billing::PaymentsCommand,
+    },
+    /// Price lists.
+    Prices {
+        #[command(subcommand)]
+        command: billing::PricesCommand,
+    },
+    /// Invoices and credit notes.
+    Invoices {
+        #[command(subcommand)]
+        command: billing::InvoicesCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -174,6 +190,18 @@ pub fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::SmscSim(args) => smsc_sim::run(args).await,
+            Command::Payments { command } => {
+                let store = connect(&settings).await?;
+                billing::payments(&store, &settings.billing, command).await
+            }
+            Command::Prices { command } => {
+                let store = connect(&settings).await?;
+                billing::prices(&store, command).await
+            }
+            Command::Invoices { command } => {
+                let store = connect(&settings).await?;
+                billing::invoices(&store, &settings.billing, command).await
+            }
             Command::ApiKeys {
                 command: ApiKeysCommand::Create { account },
             } => {
@@ -477,6 +505,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
             .max(settings.rate_limit_per_second),
         body_limit_bytes: settings.body_limit_bytes,
         admin_token_sha256: settings.admin_token_sha256.clone(),
+        billing: settings.billing.api()?,
         ..api::ApiSettings::default()
     };
     let state = api::AppState::new(

@@ -43,6 +43,8 @@ pub struct Settings {
     /// SQLite uses a key file next to the database and PostgreSQL has no webhooks.
     pub secrets_key: Option<SecretString>,
     pub webhooks: WebhookSettings,
+    /// The operator's payment and invoice details, VAT rates, invoice series.
+    pub billing: crate::billing::BillingSettings,
 }
 
 /// A setting that must not be printed: `Debug` shows `***`.
@@ -188,6 +190,7 @@ impl Default for Settings {
             admin_token_sha256: None,
             secrets_key: None,
             webhooks: WebhookSettings::default(),
+            billing: crate::billing::BillingSettings::default(),
         }
     }
 }

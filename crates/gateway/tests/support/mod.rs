@@ -99,6 +99,11 @@ impl App {
         c
     }
 
+    /// Runs a subcommand of the binary with this app's settings and database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command().args(args).output().unwrap()
+    }
+
     /// Runs `accounts create`; returns (account id, API key).
     pub fn create_account(&self, email: &str, credit: &str) -> (String, String) {
         let out = self
