@@ -60,6 +60,17 @@ pub struct BankTransaction {
     pub shortfall: Money,
 }
 
+/// An account that owes money (see [`Store::debtors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Debtor {
+    pub account: AccountId,
+    pub email: String,
+    pub name: String,
+    pub owed: Money,
+    /// When the oldest unsettled debt arose (UTC microseconds).
+    pub since: i64,
+}
+
 /// A staff decision on an unpaired payment, as logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairingDecision {
@@ -172,6 +183,7 @@ async fn credit_payment(
         now,
     )
     .await?;
+    recover_shortfalls(conn, account, tx, now).await?;
     let date = billing::calendar::parse_iso(&tx.booking_date)
         .ok_or_else(|| StoreError::Corrupt(format!("booking date {:?}", tx.booking_date)))?;
     let id = issue(
@@ -191,6 +203,54 @@ async fn credit_payment(
     )
     .await?;
     invoice_number(conn, id).await
+}
+
+/// A new payment first settles what earlier reversals could not take back (oldest first): the
+/// payment is credited whole, then an adjustment takes the debt, and the shortfall shrinks.
+async fn recover_shortfalls(
+    conn: &mut sqlx::AnyConnection,
+    account: AccountId,
+    payment: &BankTransaction,
+    now: i64,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT id, bank_ref, shortfall_cents FROM bank_transactions \
+         WHERE account_id = $1 AND shortfall_cents > 0 ORDER BY id",
+    )
+    .bind(account.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut left = payment.amount.hundredths();
+    for r in rows {
+        if left == 0 {
+            break;
+        }
+        let id: i64 = r.try_get("id")?;
+        let bank_ref: String = r.try_get("bank_ref")?;
+        let owed: i64 = r.try_get("shortfall_cents")?;
+        let take = owed.min(left);
+        left -= take;
+        ledger_entry(
+            conn,
+            account,
+            "adjustment",
+            -take,
+            0,
+            &format!(
+                "debt of reversed payment {bank_ref} settled from {}",
+                payment.bank_ref
+            ),
+            now,
+        )
+        .await?;
+        sqlx::query("UPDATE bank_transactions SET shortfall_cents = shortfall_cents - $1, updated_at = $2 WHERE id = $3")
+            .bind(take)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn invoice_number(conn: &mut sqlx::AnyConnection, id: i64) -> Result<String> {
@@ -404,6 +464,29 @@ impl Store {
         .await?;
         db.commit().await?;
         Ok(report)
+    }
+
+    /// Accounts that owe money: reversed payments the credit could not cover, not yet settled
+    /// by a later payment. Largest debt first.
+    pub async fn debtors(&self) -> Result<Vec<Debtor>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.email, a.name, CAST(SUM(t.shortfall_cents) AS BIGINT) AS owed, \
+             MIN(t.updated_at) AS since FROM bank_transactions t JOIN accounts a ON a.id = t.account_id \
+             WHERE t.shortfall_cents > 0 GROUP BY a.id, a.email, a.name ORDER BY owed DESC, a.id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Debtor {
+                    account: AccountId::new(r.try_get("id")?),
+                    email: r.try_get("email")?,
+                    name: r.try_get("name")?,
+                    owed: Money::from_hundredths(r.try_get("owed")?),
+                    since: r.try_get("since")?,
+                })
+            })
+            .collect()
     }
 
     /// Payments waiting for staff, oldest first.

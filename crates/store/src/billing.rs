@@ -274,6 +274,19 @@ impl Store {
             .collect()
     }
 
+    /// Re-arms the low-credit notice of accounts whose credit is back at or above their
+    /// threshold; returns how many.
+    pub async fn rearm_low_credit(&self) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE billing_accounts SET low_credit_notified_at = NULL \
+             WHERE low_credit_notified_at IS NOT NULL AND low_credit_cents IS NOT NULL \
+               AND low_credit_cents <= (SELECT a.balance_cents FROM accounts a WHERE a.id = billing_accounts.account_id)",
+        )
+        .execute(&mut *self.write_conn(Durability::Full).await?)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Records that the low-credit notice went out.
     pub async fn mark_low_credit_notified(&self, account: AccountId, now: i64) -> Result<()> {
         sqlx::query(

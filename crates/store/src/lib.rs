@@ -35,7 +35,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor};
 
 pub use accounts::Balance;
-pub use bank::{BankTransaction, ImportReport, ImportSource, PairingDecision};
+pub use bank::{BankTransaction, Debtor, ImportReport, ImportSource, PairingDecision};
 pub use billing::{BillingAccount, CustomerDetails, NewPriceList, NewTopUp, PricesInForce, TopUp};
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};

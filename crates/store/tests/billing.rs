@@ -308,6 +308,7 @@ async fn a_reversed_payment_takes_the_credit_back_with_a_credit_note() {
             messages: vec![msg],
             response: String::new(),
             now: T0,
+            smpp: None,
         };
         assert_eq!(store.submit(sub).await.unwrap(), SubmitOutcome::Accepted);
         let mut reversal = payment("2004", 10_000, Some(&vs));
@@ -324,6 +325,25 @@ async fn a_reversed_payment_takes_the_credit_back_with_a_credit_note() {
             4_000,
             "reserved credit is not taken"
         );
+        let debtors = store.debtors().await.unwrap();
+        assert_eq!(debtors.len(), 1);
+        assert_eq!(
+            (debtors[0].account, debtors[0].owed.hundredths()),
+            (a, 4_000)
+        );
+
+        // The next payment settles the debt first.
+        store
+            .import_statement(
+                &statement(vec![payment("2005", 5_000, Some(&vs))]),
+                &source(),
+                &policy(),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(available(&store, a).await, 1_000);
+        assert!(store.debtors().await.unwrap().is_empty());
     })
     .await;
 }
@@ -555,6 +575,7 @@ async fn concurrent_import_and_sending_keep_the_ledger_exact() {
                         }],
                         response: String::new(),
                         now: T0,
+                        smpp: None,
                     };
                     store.submit(sub).await.unwrap();
                     let claimed = store
@@ -604,6 +625,45 @@ async fn concurrent_import_and_sending_keep_the_ledger_exact() {
         numbers.sort_unstable();
         numbers.dedup();
         assert_eq!(numbers.len(), invoices.len());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn low_credit_notices_go_out_once_until_the_credit_recovers() {
+    each_backend(|store, _| async move {
+        let a = account(&store, 1, 10_000).await;
+        let vs = vs_of(&store, a).await;
+        assert!(store.low_credit_due().await.unwrap().is_empty());
+        store
+            .set_low_credit(a, Some(Money::from_hundredths(20_000)), T0)
+            .await
+            .unwrap();
+        let due = store.low_credit_due().await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].0, due[0].2.hundredths(), due[0].3.hundredths()),
+            (a, 10_000, 20_000)
+        );
+        store.mark_low_credit_notified(a, T0).await.unwrap();
+        assert!(store.low_credit_due().await.unwrap().is_empty());
+        assert_eq!(store.rearm_low_credit().await.unwrap(), 0, "still low");
+        store
+            .import_statement(
+                &statement(vec![payment("7001", 50_000, Some(&vs))]),
+                &source(),
+                &policy(),
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.rearm_low_credit().await.unwrap(), 1);
+        assert!(
+            store.low_credit_due().await.unwrap().is_empty(),
+            "above the threshold"
+        );
+        store.set_low_credit(a, None, T0).await.unwrap();
+        assert_eq!(store.billing_account(a, T0).await.unwrap().low_credit, None);
     })
     .await;
 }
