@@ -30,6 +30,27 @@ pub struct BillingSettings {
     pub top_up_due_days: u32,
     pub min_top_up_czk: String,
     pub max_top_up_czk: String,
+    /// Where low-credit notices are sent from; no notices without it (`[billing.smtp]`).
+    pub smtp: Option<SmtpSettings>,
+    /// How often accounts are checked against their low-credit threshold.
+    pub low_credit_check_s: u64,
+}
+
+/// An SMTP relay that accepts mail without authentication, e.g. the local MTA or a relay on a
+/// trusted network. The connection is not encrypted: the relay is expected on the same host or
+/// network (no credentials are ever sent).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender, e.g. "ApiSendSMS <billing@example.cz>".
+    pub from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    25
 }
 
 impl Default for BillingSettings {
@@ -47,6 +68,8 @@ impl Default for BillingSettings {
             top_up_due_days: 14,
             min_top_up_czk: "100.00".into(),
             max_top_up_czk: "1000000.00".into(),
+            smtp: None,
+            low_credit_check_s: 60,
         }
     }
 }
@@ -102,6 +125,8 @@ pub enum PaymentsCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Accounts that owe money (reversed payments their credit could not cover), JSON lines.
+    Debtors,
     /// Decide that an unpaired payment belongs to no account (to be refunded; logged).
     Reject {
         #[arg(long)]
@@ -111,6 +136,79 @@ pub enum PaymentsCommand {
         #[arg(long)]
         note: String,
     },
+}
+
+/// Sends the low-credit notices that are due, one e-mail per account, and marks them sent;
+/// re-arms accounts whose credit recovered. Returns how many went out.
+pub async fn low_credit_run_once(store: &Store, smtp: &SmtpSettings) -> anyhow::Result<usize> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    store.rearm_low_credit().await?;
+    let due = store.low_credit_due().await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let from: lettre::message::Mailbox = smtp
+        .from
+        .parse()
+        .with_context(|| format!("billing.smtp.from {:?}", smtp.from))?;
+    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .build();
+    let mut sent = 0;
+    for (account, email, available, threshold) in due {
+        let to: lettre::message::Mailbox = match email.parse() {
+            Ok(to) => to,
+            Err(_) => {
+                tracing::warn!(%account, "low-credit notice: the account's e-mail is not an address");
+                store
+                    .mark_low_credit_notified(account, store::now_us())
+                    .await?;
+                continue;
+            }
+        };
+        let body = format!(
+            "Kredit vašeho účtu {account} klesl pod {threshold} CZK: k dispozici je {available} CZK.\n\
+             Dobijte jej bankovním převodem (POST /v1/top-ups).\n\n\
+             The credit of your account {account} fell below {threshold} CZK: {available} CZK is available.\n"
+        );
+        let message = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject("Nízký kredit / Low credit")
+            .body(body)
+            .context("building the low-credit e-mail")?;
+        match mailer.send(message).await {
+            Ok(_) => {
+                store
+                    .mark_low_credit_notified(account, store::now_us())
+                    .await?;
+                sent += 1;
+            }
+            // Tried again at the next check.
+            Err(e) => tracing::warn!(%account, error = %e, "low-credit notice not sent"),
+        }
+    }
+    Ok(sent)
+}
+
+/// [`low_credit_run_once`] every `interval` until `shutdown`.
+pub async fn low_credit_notices(
+    store: Store,
+    smtp: SmtpSettings,
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match low_credit_run_once(&store, &smtp).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "low-credit notices sent"),
+            Err(e) => tracing::warn!(error = %e, "low-credit check failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,6 +308,20 @@ pub async fn payments(
                 "{}",
                 serde_json::json!({"paired": transaction, "document": doc})
             );
+        }
+        PaymentsCommand::Debtors => {
+            for d in store.debtors().await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "account_id": d.account,
+                        "name": d.name,
+                        "email": d.email,
+                        "owed_czk": d.owed,
+                        "since_us": d.since,
+                    })
+                );
+            }
         }
         PaymentsCommand::Reject {
             transaction,
@@ -358,6 +470,89 @@ mod tests {
         assert!(parse_price_csv("42a,1").is_err());
         assert!(parse_price_csv("420,-1").is_err());
         assert!(parse_price_csv("").is_err());
+    }
+
+    /// A minimal SMTP server that accepts one connection's mail and returns what it received.
+    async fn fake_smtp() -> (u16, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut lines = BufReader::new(r).lines();
+            let mut received = String::new();
+            w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+            let mut in_data = false;
+            while let Ok(Some(line)) = lines.next_line().await {
+                received.push_str(&line);
+                received.push('\n');
+                if in_data {
+                    if line == "." {
+                        in_data = false;
+                        w.write_all(b"250 queued\r\n").await.unwrap();
+                    }
+                    continue;
+                }
+                let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => {
+                        w.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                w.write_all(reply).await.unwrap();
+            }
+            received
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn low_credit_notice_is_mailed_once() {
+        let db = testkit::TestDb::new(testkit::Backend::Sqlite).await;
+        let store = Store::connect(&db.url, store::StoreOptions::default())
+            .await
+            .unwrap();
+        let a = AccountId::new(7);
+        store
+            .create_account(
+                a,
+                "jana@example.com",
+                "Jana",
+                Money::from_hundredths(5_000),
+                0,
+            )
+            .await
+            .unwrap();
+        store
+            .set_low_credit(a, Some(Money::from_hundredths(10_000)), 0)
+            .await
+            .unwrap();
+        let (port, server) = fake_smtp().await;
+        let smtp = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "ApiSendSMS <billing@example.cz>".into(),
+        };
+        assert_eq!(low_credit_run_once(&store, &smtp).await.unwrap(), 1);
+        assert_eq!(
+            low_credit_run_once(&store, &smtp).await.unwrap(),
+            0,
+            "sent once"
+        );
+        drop(store);
+        let mail = tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("the SMTP session ends")
+            .unwrap();
+        assert!(mail.contains("RCPT TO:<jana@example.com>"), "{mail}");
+        assert!(mail.contains("50.00 CZK"), "{mail}");
     }
 
     #[test]
