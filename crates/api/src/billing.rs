@@ -39,8 +39,8 @@ impl Default for BillingSettings {
         Self {
             supplier: Supplier::default(),
             top_up_due_days: 14,
-            min_top_up: Money::from_hundredths(100_00),
-            max_top_up: Money::from_hundredths(1_000_000_00),
+            min_top_up: Money::from_hundredths(10_000),
+            max_top_up: Money::from_hundredths(100_000_000),
         }
     }
 }
@@ -50,9 +50,12 @@ impl Default for BillingSettings {
 /// honoured exactly).
 const PRICE_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// A cached price book: when it was read, the time (UTC microseconds) it holds until, the book.
+type CachedPrices = (Instant, i64, Arc<PriceBook>);
+
 /// Per-account price books, each valid until its expiry.
 #[derive(Default)]
-pub(crate) struct PriceCache(Mutex<HashMap<AccountId, (Instant, i64, Arc<PriceBook>)>>);
+pub(crate) struct PriceCache(Mutex<HashMap<AccountId, CachedPrices>>);
 
 /// The prices of one account at one time; see [`price_book`].
 pub(crate) struct Prices(Arc<PriceBook>);

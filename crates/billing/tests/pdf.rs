@@ -62,7 +62,7 @@ fn extract_text(bytes: &[u8]) -> String {
             }
             for line in text.lines() {
                 let parts: Vec<&str> = line
-                    .split(|c| c == '<' || c == '>' || c == ' ')
+                    .split(['<', '>', ' '])
                     .filter(|p| !p.is_empty())
                     .collect();
                 if let [gid, code] = parts[..] {
