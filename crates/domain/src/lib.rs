@@ -5,6 +5,7 @@
 //! - [`status`]: the message state machine ([`MessageStatus`]).
 //! - [`routing`]: the route table that picks a connector by destination prefix.
 //! - [`pricing`]: the price of a message by its parts.
+//! - [`optout`]: opt-out keywords in replies and the rules of commercial messages.
 //! - [`rate_limit`]: a token bucket driven by an explicit clock value.
 //!
 //! Boundary: this crate knows nothing of databases, HTTP, JSON wire formats or sockets.
@@ -12,6 +13,7 @@
 
 pub mod ids;
 pub mod money;
+pub mod optout;
 pub mod pricing;
 pub mod rate_limit;
 pub mod routing;

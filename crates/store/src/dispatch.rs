@@ -5,7 +5,8 @@
 //! its own `sending` messages back in the queue at once ([`Store::requeue_in_doubt`]); another
 //! node's expired lease is taken back by [`Store::recover_expired_leases`]. Such a message is
 //! sent again with the same message id, which carriers that deduplicate by it (our SMSC
-//! simulator, via a TLV) use to send it once.
+//! simulator, via a TLV) use to send it once. A claimed message whose number is now on the
+//! Blacklist is not sent: it ends `blocked` and its reservation is released.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,6 +14,7 @@ use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::{Connection, Row};
 
 use crate::accounts::ledger_entry;
+use crate::blacklist::{block_for, end_blocked, entries_for};
 use crate::messages::{insert_event_rows, insert_events, EventRow};
 use crate::sql;
 use crate::{Backend, Result, Store, StoreError};
@@ -117,6 +119,21 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // A number may have been blocked after its message was queued (scheduled messages):
+        // such a message ends `blocked` here and its reservation is released.
+        let hashes: Vec<String> = claimed.iter().map(|c| self.key.hash(&c.to)).collect();
+        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        let blocks = entries_for(self.backend, &mut tx, &refs).await?;
+        let mut ended = Vec::new();
+        let mut send = Vec::with_capacity(claimed.len());
+        for (c, hash) in claimed.into_iter().zip(&hashes) {
+            match block_for(&blocks, hash, c.account) {
+                None => send.push(c),
+                Some(reason) => ended.push((c.id.get(), c.account, c.price.hundredths(), reason)),
+            }
+        }
+        end_blocked(self.backend, &mut tx, &ended, now).await?;
+        let claimed = send;
         let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
         insert_events(
             &mut tx,

@@ -17,6 +17,8 @@
 mod accounts;
 mod bank;
 mod billing;
+mod blacklist;
+mod contacts;
 mod dispatch;
 pub mod feed;
 mod inbound;
@@ -37,6 +39,13 @@ use sqlx::{Any, AnyPool, Executor};
 pub use accounts::Balance;
 pub use bank::{BankTransaction, Debtor, ImportReport, ImportSource, PairingDecision};
 pub use billing::{BillingAccount, CustomerDetails, NewPriceList, NewTopUp, PricesInForce, TopUp};
+pub use blacklist::{
+    BlacklistEntry, BlacklistKey, BlockReason, EntryKind, Erasure, Removal, Scope, Source,
+    ERASED_MARKER,
+};
+pub use contacts::{
+    Basis, BatchOutcome, Contact, ContactList, ImportRecord, ImportReject, ImportRow, ImportStatus,
+};
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};
 pub use inbound::{InboundRecord, NewInbound};
@@ -90,6 +99,10 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How many submissions one group commit takes at most.
     pub max_group: usize,
+    /// The key of the Blacklist's number hashes. `None`: on SQLite a key file beside the
+    /// database (`<db>.blacklist-key`, created once); on PostgreSQL or in memory a random key
+    /// for this process only (a warning says so: set one in production).
+    pub blacklist_key: Option<BlacklistKey>,
 }
 
 impl Default for StoreOptions {
@@ -97,6 +110,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 8,
             max_group: 512,
+            blacklist_key: None,
         }
     }
 }
@@ -108,6 +122,7 @@ pub struct Store {
     write: AnyPool,
     read: AnyPool,
     writer: tokio::sync::mpsc::Sender<writer::Job>,
+    key: std::sync::Arc<BlacklistKey>,
 }
 
 static MIGRATOR_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -123,6 +138,10 @@ impl Store {
             Backend::Postgres
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let key = match opts.blacklist_key {
+            Some(k) => k,
+            None => default_blacklist_key(backend, url)?,
         };
         let (write, read) = match backend {
             Backend::Sqlite => {
@@ -179,6 +198,7 @@ impl Store {
             write,
             read,
             writer,
+            key: std::sync::Arc::new(key),
         })
     }
 
@@ -234,6 +254,26 @@ pub(crate) async fn write_conn(
         conn.execute(pragma).await?;
     }
     Ok(conn)
+}
+
+/// The key when none is configured: a key file beside a SQLite database, else a random one.
+fn default_blacklist_key(backend: Backend, url: &str) -> Result<BlacklistKey> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if backend == Backend::Sqlite && !path.is_empty() && !path.contains(":memory:") {
+        return BlacklistKey::load_or_create(std::path::Path::new(&format!(
+            "{path}.blacklist-key"
+        )));
+    }
+    tracing::warn!(
+        "no blacklist key configured: using a random key for this process; \
+         Blacklist entries will not match after a restart"
+    );
+    Ok(BlacklistKey::generate())
 }
 
 /// `sqlite://./data/x.db` -> makes sure `./data` exists and asks SQLite to create the file.

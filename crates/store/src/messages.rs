@@ -46,6 +46,8 @@ pub struct Submission {
     pub now: i64,
     /// Set when the submission came over SMPP and asked for delivery receipts.
     pub smpp: Option<crate::SmppOrigin>,
+    /// Commercial messages: sent only to numbers the account has a recorded basis for.
+    pub marketing: bool,
 }
 
 impl Submission {
@@ -147,12 +149,20 @@ fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
 
 impl Store {
     /// Stores a submission durably: when this returns `Accepted`, the messages are committed.
-    /// Submissions arriving together share one transaction (group commit).
+    /// Submissions arriving together share one transaction (group commit). Messages to blocked
+    /// recipients are stored `blocked` with the reason and cost nothing.
     pub async fn submit(&self, submission: Submission) -> Result<SubmitOutcome> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        // Hashed here, on the caller's task, not on the single writer task.
+        let hashes = submission
+            .messages
+            .iter()
+            .map(|m| self.key.hash(&m.to))
+            .collect();
         self.writer
             .send(writer::Job {
                 submission,
+                hashes,
                 reply: tx,
             })
             .await

@@ -5,18 +5,26 @@
 //! A group costs a fixed number of statements whatever its size: the idempotency keys and the
 //! balances are read once, every submission is decided in memory in arrival order (all or
 //! nothing each), and the results are written with one statement per table (per chunk of rows).
+//!
+//! The Blacklist is enforced here, the one place every sending path writes through: the group's
+//! number hashes (computed by the callers, off this task) are looked up once, and a message whose
+//! recipient is blocked for its account, or a commercial message to a number without a recorded
+//! basis, is stored `blocked` with the reason, at no charge and reserving nothing.
 
 use std::collections::HashMap;
 
-use domain::Money;
+use domain::{MessageStatus, Money};
 use sqlx::{AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::blacklist::{block_for, entries_for, BlockReason, ERASED_MARKER};
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
 use crate::{sql, Backend, Result, StoreError};
 
 pub(crate) struct Job {
     pub submission: Submission,
+    /// The Blacklist hash of each message's number, in message order.
+    pub hashes: Vec<String>,
     pub reply: oneshot::Sender<Result<SubmitOutcome>>,
 }
 
@@ -36,7 +44,10 @@ pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::
                     Err(_) => break,
                 }
             }
-            let subs: Vec<&Submission> = group.iter().map(|j| &j.submission).collect();
+            let subs: Vec<(&Submission, &[String])> = group
+                .iter()
+                .map(|j| (&j.submission, j.hashes.as_slice()))
+                .collect();
             match commit_group(backend, &pool, &subs).await {
                 Ok(outcomes) => {
                     for (job, outcome) in group.drain(..).zip(outcomes) {
@@ -50,7 +61,8 @@ pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::
                 Err(err) => {
                     tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
                     for job in group.drain(..) {
-                        let result = commit_group(backend, &pool, &[&job.submission])
+                        let one = [(&job.submission, job.hashes.as_slice())];
+                        let result = commit_group(backend, &pool, &one)
                             .await
                             .map(|mut v| v.pop().expect("one outcome"));
                         let _ = job.reply.send(result);
@@ -65,7 +77,7 @@ pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::
 async fn commit_group(
     backend: Backend,
     pool: &AnyPool,
-    subs: &[&Submission],
+    subs: &[(&Submission, &[String])],
 ) -> Result<Vec<SubmitOutcome>> {
     let mut conn = crate::write_conn(backend, pool, crate::Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
@@ -81,6 +93,9 @@ async fn commit_group(
     ))
 }
 
+/// Why each message of a submission is blocked (`None`: it may be sent), in message order.
+type Blocked = Vec<Option<BlockReason>>;
+
 /// What the group decided for one submission that reserves credit.
 struct Reserve<'a> {
     sub: &'a Submission,
@@ -92,16 +107,19 @@ struct Reserve<'a> {
 async fn write_group(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
-    subs: &[&Submission],
+    group: &[(&Submission, &[String])],
 ) -> Result<Option<Vec<SubmitOutcome>>> {
+    let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
+    let subs = subs.as_slice();
     let mut known_keys = existing_keys(backend, conn, subs).await?;
     let mut balances = balances_for_update(backend, conn, subs).await?;
+    let blocked = blocked_messages(backend, conn, group).await?;
 
     let mut outcomes = Vec::with_capacity(subs.len());
-    let mut accepted: Vec<&Submission> = Vec::with_capacity(subs.len());
+    let mut accepted: Vec<(&Submission, &Blocked)> = Vec::with_capacity(subs.len());
     let mut reserves: Vec<Reserve<'_>> = Vec::with_capacity(subs.len());
-    let mut new_keys: Vec<&Submission> = Vec::new();
-    for sub in subs {
+    let mut new_keys: Vec<(&Submission, String)> = Vec::new();
+    for (sub, blocked) in subs.iter().zip(&blocked) {
         let account = sub.account.get();
         if let Some(idem) = &sub.idempotency {
             if let Some((hash, response)) = known_keys.get(&(account, idem.key.clone())) {
@@ -116,7 +134,11 @@ async fn write_group(
             }
         }
         let total = sub
-            .total_price()
+            .messages
+            .iter()
+            .zip(blocked)
+            .filter(|(_, b)| b.is_none())
+            .try_fold(Money::ZERO, |acc, (m, _)| acc.checked_add(m.price))
             .unwrap_or(Money::from_hundredths(i64::MAX))
             .hundredths();
         if total > 0 {
@@ -134,13 +156,14 @@ async fn write_group(
             reserves.push(Reserve { sub, total });
         }
         if let Some(idem) = &sub.idempotency {
+            let response = without_erased_numbers(sub, blocked);
             known_keys.insert(
                 (account, idem.key.clone()),
-                (idem.request_hash.clone(), sub.response.clone()),
+                (idem.request_hash.clone(), response.clone()),
             );
-            new_keys.push(sub);
+            new_keys.push((sub, response));
         }
-        accepted.push(sub);
+        accepted.push((sub, blocked));
         outcomes.push(SubmitOutcome::Accepted);
     }
 
@@ -149,8 +172,78 @@ async fn write_group(
     }
     reserve_credit(backend, conn, &reserves).await?;
     insert_messages(backend, conn, &accepted).await?;
+    let accepted: Vec<&Submission> = accepted.iter().map(|(s, _)| *s).collect();
     crate::smpp::insert_receipt_requests(backend, conn, &accepted).await?;
     Ok(Some(outcomes))
+}
+
+/// Which messages of each submission are blocked: one Blacklist lookup for the whole group and,
+/// when the group has commercial messages, one lookup of the contacts' recorded basis.
+async fn blocked_messages(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    group: &[(&Submission, &[String])],
+) -> Result<Vec<Blocked>> {
+    let hashes: Vec<&str> = group
+        .iter()
+        .flat_map(|(_, h)| h.iter().map(String::as_str))
+        .collect();
+    let blocks = entries_for(backend, conn, &hashes).await?;
+    let mut numbers: Vec<&str> = group
+        .iter()
+        .filter(|(s, _)| s.marketing)
+        .flat_map(|(s, _)| s.messages.iter().map(|m| m.to.as_str()))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut with_basis: std::collections::HashSet<(i64, String)> = Default::default();
+    for chunk in numbers.chunks(1000) {
+        let sql = format!(
+            "SELECT DISTINCT account_id, number FROM contacts WHERE basis IS NOT NULL AND number IN ({})",
+            sql::list(backend, 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = q.bind(*n);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            with_basis.insert((row.try_get("account_id")?, row.try_get("number")?));
+        }
+    }
+    Ok(group
+        .iter()
+        .map(|(s, hashes)| {
+            s.messages
+                .iter()
+                .zip(hashes.iter())
+                .map(|(m, h)| {
+                    block_for(&blocks, h, s.account).or_else(|| {
+                        (s.marketing && !with_basis.contains(&(s.account.get(), m.to.clone())))
+                            .then_some(BlockReason::NoMarketingBasis)
+                    })
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// A message to an erased recipient keeps neither the number nor the text.
+fn erased_or(blocked: Option<BlockReason>, value: &str) -> &str {
+    match blocked {
+        Some(BlockReason::Erased) => ERASED_MARKER,
+        _ => value,
+    }
+}
+
+/// The response kept for replays, without the numbers of erased recipients.
+fn without_erased_numbers(sub: &Submission, blocked: &Blocked) -> String {
+    let mut response = sub.response.clone();
+    for (m, b) in sub.messages.iter().zip(blocked) {
+        if *b == Some(BlockReason::Erased) {
+            response = response.replace(m.to.as_str(), ERASED_MARKER);
+        }
+    }
+    response
 }
 
 /// (account id, key) -> (request hash, stored response)
@@ -229,7 +322,7 @@ async fn balances_for_update(
 async fn insert_keys(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
-    subs: &[&Submission],
+    subs: &[(&Submission, String)],
 ) -> Result<bool> {
     for chunk in subs.chunks(1000) {
         let sql = format!(
@@ -238,13 +331,13 @@ async fn insert_keys(
             sql::rows(backend, 1, chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
-        for sub in chunk {
+        for (sub, response) in chunk {
             let idem = sub.idempotency.as_ref().expect("only keyed submissions");
             q = q
                 .bind(sub.account.get())
                 .bind(idem.key.as_str())
                 .bind(idem.request_hash.as_str())
-                .bind(sub.response.as_str())
+                .bind(response.as_str())
                 .bind(sub.now);
         }
         if q.fetch_all(&mut *conn).await?.len() != chunk.len() {
@@ -316,37 +409,48 @@ async fn reserve_credit(
     Ok(())
 }
 
-const COLS: usize = 16;
+const COLS: usize = 17;
 const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_messages(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
-    subs: &[&Submission],
+    subs: &[(&Submission, &Blocked)],
 ) -> Result<()> {
-    let rows: Vec<(&Submission, &crate::NewMessage)> = subs
+    let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>)> = subs
         .iter()
-        .flat_map(|s| s.messages.iter().map(move |m| (*s, m)))
+        .flat_map(|(s, b)| {
+            s.messages
+                .iter()
+                .zip(b.iter())
+                .map(move |(m, b)| (*s, m, *b))
+        })
         .collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
-             price_cents, status, client_ref, scheduled_at, due_at, expires_at, created_at, updated_at) VALUES {}",
+             price_cents, status, status_reason, client_ref, scheduled_at, due_at, expires_at, created_at, \
+             updated_at) VALUES {}",
             sql::rows(backend, 1, chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
-        for (s, m) in chunk {
+        for (s, m, blocked) in chunk {
+            let (price, status) = match blocked {
+                None => (m.price.hundredths(), m.status),
+                Some(_) => (0, MessageStatus::Blocked),
+            };
             q = q
                 .bind(m.id.get())
                 .bind(s.account.get())
                 .bind(s.submission_id)
-                .bind(m.to.as_str())
+                .bind(erased_or(*blocked, m.to.as_str()))
                 .bind(m.sender.as_str())
-                .bind(m.body.as_str())
+                .bind(erased_or(*blocked, m.body.as_str()))
                 .bind(m.encoding)
                 .bind(i64::from(m.parts))
-                .bind(m.price.hundredths())
-                .bind(m.status.as_str())
+                .bind(price)
+                .bind(status.as_str())
+                .bind(blocked.map(BlockReason::text))
                 .bind(m.client_ref.as_deref())
                 .bind(m.scheduled_at)
                 .bind(m.due_at)
@@ -358,7 +462,10 @@ async fn insert_messages(
     }
     let events: Vec<EventRow<'_>> = rows
         .iter()
-        .map(|(s, m)| (m.id.get(), m.status, None, s.now))
+        .map(|(s, m, blocked)| match blocked {
+            None => (m.id.get(), m.status, None, s.now),
+            Some(b) => (m.id.get(), MessageStatus::Blocked, Some(b.text()), s.now),
+        })
         .collect();
     insert_event_rows(conn, backend, &events).await?;
     Ok(())

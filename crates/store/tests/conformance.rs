@@ -72,6 +72,7 @@ fn submission(
         }),
         messages,
         response: format!("response {sub}"),
+        marketing: false,
         now: T0,
         smpp: None,
     }

@@ -60,6 +60,7 @@ fn submission(account: AccountId, id: i64, origin: Option<SmppOrigin>) -> Submis
         response: "{}".into(),
         now: 10,
         smpp: origin,
+        marketing: false,
     }
 }
 
