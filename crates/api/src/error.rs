@@ -61,6 +61,11 @@ impl ApiError {
         &self.detail
     }
 
+    /// The caller may not do this (403).
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
     /// A request field failed validation (422).
     pub fn invalid(slug: &'static str, field: &'static str, detail: impl Into<String>) -> Self {
         let mut e = Self::new(

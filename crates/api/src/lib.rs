@@ -3,6 +3,9 @@
 //! - [`router`] builds the axum router from an [`AppState`].
 //! - [`keys`] makes and hashes API keys (the key is shown once; only its SHA-256 is stored).
 //! - [`error`] is the one error type of the HTTP edge, rendered as RFC 9457 problem+json.
+//! - `contacts` (lists, CSV imports via the streaming `csv` reader, sending to a list),
+//!   `blacklist` (opt-outs; staff erasure and restriction) and `marketing` (commercial-message
+//!   rules) protect recipients.
 //! - `messages`, `account` and `ops` are the resource modules; the fragments in `openapi/`
 //!   (one per resource module, merged by `ops::openapi_document`) document them.
 //!
@@ -14,9 +17,13 @@
 mod account;
 mod admin;
 mod billing;
+mod blacklist;
+mod contacts;
+mod csv;
 pub mod error;
 mod inbound;
 pub mod keys;
+mod marketing;
 pub mod messages;
 mod metrics;
 mod ops;
@@ -30,7 +37,7 @@ pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;
 pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 /// The whole API.
@@ -69,6 +76,40 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/account/billing",
             get(billing::get_billing).put(billing::set_billing),
+        )
+        .route(
+            "/v1/contact-lists",
+            post(contacts::create).get(contacts::list),
+        )
+        .route(
+            "/v1/contact-lists/{id}",
+            get(contacts::get_one)
+                .patch(contacts::rename)
+                .delete(contacts::delete),
+        )
+        .route("/v1/contact-lists/{id}/contacts", get(contacts::contacts))
+        .route(
+            "/v1/contact-lists/{id}/contacts/{number}",
+            delete(contacts::delete_contact),
+        )
+        .route("/v1/contact-lists/{id}/import", post(contacts::import))
+        .route("/v1/contact-lists/{id}/imports", get(contacts::imports))
+        .route(
+            "/v1/contact-lists/{id}/imports/{import_id}",
+            get(contacts::import_status),
+        )
+        .route("/v1/blacklist", post(blacklist::add).get(blacklist::list))
+        .route("/v1/blacklist/{number}", delete(blacklist::remove))
+        .route("/v1/recipients", get(blacklist::status))
+        .route("/v1/recipients/erase", post(blacklist::erase))
+        .route("/v1/recipients/restrict", post(blacklist::restrict))
+        .route(
+            "/v1/recipients/restrict/{number}",
+            delete(blacklist::unrestrict),
+        )
+        .route(
+            "/v1/account/marketing",
+            get(marketing::get).put(marketing::put),
         )
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -33,7 +33,14 @@ enum Recipients {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendRequest {
-    to: Recipients,
+    #[serde(default)]
+    to: Option<Recipients>,
+    /// A contact list id: one message per contact, `{name}`-style fields filled in.
+    #[serde(default)]
+    to_list: Option<serde_json::Value>,
+    /// A commercial message: must meet the rules, goes only to numbers with a recorded basis.
+    #[serde(default)]
+    marketing: bool,
     text: String,
     from: Option<String>,
     scheduled_at: Option<String>,
@@ -48,7 +55,9 @@ struct Accepted<'a> {
     id: MessageId,
     to: &'a str,
     status: MessageStatus,
-    encoding: Encoding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_reason: Option<&'static str>,
+    encoding: &'a str,
     parts: u32,
     price_czk: Money,
 }
@@ -61,7 +70,7 @@ struct SendResponse<'a> {
 }
 
 /// Reads a JSON body, turning every failure into a problem the client can act on.
-fn parse_body<T: serde::de::DeserializeOwned>(
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(T, Bytes), ApiError> {
     let body = body.map_err(|rejection| {
@@ -151,9 +160,16 @@ async fn send_inner(
     };
     let intake = Intake {
         recipients: match req.to {
-            Recipients::One(n) => vec![n],
-            Recipients::Many(v) => v,
+            Some(Recipients::One(n)) => vec![n],
+            Some(Recipients::Many(v)) => v,
+            None => Vec::new(),
         },
+        to_list: req
+            .to_list
+            .as_ref()
+            .map(crate::contacts::list_id)
+            .transpose()?,
+        marketing: req.marketing,
         text: req.text,
         from: req.from,
         scheduled_at,
@@ -182,6 +198,10 @@ pub struct Intake {
     /// An id chosen beforehand (the SMPP server answers the first parts of a concatenated
     /// message with it); only with one recipient.
     pub message_id: Option<MessageId>,
+    /// Instead of `recipients`: a contact list of the account.
+    pub to_list: Option<i64>,
+    /// A commercial message (rules checked here; recipients without a basis are blocked).
+    pub marketing: bool,
 }
 
 /// What [`accept`] stored.
@@ -212,6 +232,9 @@ pub async fn accept(
         ..TextOptions::default()
     };
     let analysis = sms::analyse(&req.text, &opts).map_err(text_error)?;
+    if req.marketing {
+        crate::marketing::require(state, account, &req.text).await?;
+    }
     let sender = SenderId::parse(req.from.as_deref().unwrap_or(&settings.default_sender))
         .map_err(|e| ApiError::invalid("invalid-sender", "from", e.to_string()))?;
     let scheduled_at = match req.scheduled_at {
@@ -254,7 +277,16 @@ pub async fn accept(
         }
     }
     let recipients = req.recipients;
-    if recipients.is_empty() || recipients.len() > settings.max_recipients {
+    if req.to_list.is_some() && !recipients.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid-recipients",
+            "to_list",
+            "give either `to` or `to_list`, not both",
+        ));
+    }
+    if req.to_list.is_none()
+        && (recipients.is_empty() || recipients.len() > settings.max_recipients)
+    {
         return Err(ApiError::invalid(
             "invalid-recipients",
             "to",
@@ -277,6 +309,25 @@ pub async fn accept(
 
     let mut messages = Vec::with_capacity(recipients.len());
     let mut errors = Vec::new();
+    if let Some(list) = req.to_list {
+        let proto = NewMessage {
+            id: MessageId::new(0),
+            to: String::new(),
+            sender: sender.as_str().to_owned(),
+            body: String::new(),
+            encoding: encoding_name,
+            parts: 0,
+            price: Money::ZERO,
+            status,
+            client_ref: req.client_ref.clone(),
+            scheduled_at,
+            due_at,
+            expires_at,
+        };
+        (messages, errors) =
+            crate::contacts::list_messages(state, account, list, &req.text, &opts, &prices, &proto)
+                .await?;
+    }
     for (index, raw_number) in recipients.iter().enumerate() {
         match Msisdn::parse(raw_number, &settings.default_region) {
             Ok(number) => messages.push(NewMessage {
@@ -305,7 +356,7 @@ pub async fn accept(
         }
     }
     if messages.is_empty() {
-        let detail = if recipients.len() == 1 {
+        let detail = if recipients.len() == 1 && !errors.is_empty() {
             errors[0]["detail"]
                 .as_str()
                 .unwrap_or("invalid phone number")
@@ -316,16 +367,24 @@ pub async fn accept(
         return Err(ApiError::invalid("invalid-number", "to", detail).with_errors(errors));
     }
 
+    let blocked =
+        crate::blacklist::predicted_blocks(state, account, &messages, req.marketing).await?;
     let response = SendResponse {
         messages: messages
             .iter()
-            .map(|m| Accepted {
+            .zip(blocked)
+            .map(|(m, b)| Accepted {
                 id: m.id,
                 to: &m.to,
-                status: m.status,
-                encoding,
+                status: if b.is_some() {
+                    MessageStatus::Blocked
+                } else {
+                    m.status
+                },
+                status_reason: b.map(store::BlockReason::text),
+                encoding: m.encoding,
                 parts: m.parts,
-                price_czk: m.price,
+                price_czk: if b.is_some() { Money::ZERO } else { m.price },
             })
             .collect(),
         errors,
@@ -341,6 +400,7 @@ pub async fn accept(
         response,
         now,
         smpp,
+        marketing: req.marketing,
     };
     let response = submission.response.clone();
     match state.store().submit(submission).await? {

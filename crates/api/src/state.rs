@@ -36,6 +36,8 @@ pub struct ApiSettings {
     /// when unset.
     pub admin_token_sha256: Option<String>,
     pub billing: crate::billing::BillingSettings,
+    /// Most contacts one send to a contact list (`to_list`) takes.
+    pub max_list_recipients: usize,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +55,7 @@ impl Default for ApiSettings {
             body_limit_bytes: 1024 * 1024,
             admin_token_sha256: None,
             billing: crate::billing::BillingSettings::default(),
+            max_list_recipients: 100_000,
         }
     }
 }

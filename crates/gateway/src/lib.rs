@@ -110,6 +110,9 @@ enum AccountsCommand {
         /// Initial credit, e.g. "500.00".
         #[arg(long, default_value = "0")]
         credit_czk: String,
+        /// The operator's staff: may erase and restrict recipients (`/v1/recipients/*`).
+        #[arg(long)]
+        staff: bool,
     },
 }
 
@@ -170,6 +173,7 @@ pub fn main() -> anyhow::Result<()> {
                         email,
                         name,
                         credit_czk,
+                        staff,
                     },
             } => {
                 let credit = Money::parse(&credit_czk)
@@ -182,6 +186,9 @@ pub fn main() -> anyhow::Result<()> {
                     .create_account(account, &email, &name, credit, store::now_us())
                     .await
                     .context("creating the account")?;
+                if staff {
+                    store.set_staff(account, true).await?;
+                }
                 let key = new_api_key(&store, &ids, account).await?;
                 println!(
                     "{}",
@@ -233,8 +240,35 @@ fn init_tracing(format: &str) {
     }
 }
 
+/// The Blacklist key from the settings: the key, else the key file, else (SQLite only) the
+/// store's key file beside the database.
+fn blacklist_key(settings: &Settings) -> anyhow::Result<Option<store::BlacklistKey>> {
+    if let Some(key) = &settings.blacklist_key {
+        return Ok(Some(
+            store::BlacklistKey::new(key.expose().as_bytes().to_vec())
+                .context("blacklist_key must have at least 16 characters")?,
+        ));
+    }
+    if let Some(path) = &settings.blacklist_key_file {
+        return Ok(Some(
+            store::BlacklistKey::load_or_create(path)
+                .with_context(|| format!("reading the blacklist key file {}", path.display()))?,
+        ));
+    }
+    anyhow::ensure!(
+        settings.database_url.starts_with("sqlite:"),
+        "set APISENDSMS_BLACKLIST_KEY (or blacklist_key_file): with PostgreSQL the key of the \
+         Blacklist's number hashes must come from the configuration"
+    );
+    Ok(None)
+}
+
 async fn connect(settings: &Settings) -> anyhow::Result<Store> {
-    Store::connect(&settings.database_url, StoreOptions::default())
+    let options = StoreOptions {
+        blacklist_key: blacklist_key(settings)?,
+        ..StoreOptions::default()
+    };
+    Store::connect(&settings.database_url, options)
         .await
         .with_context(|| format!("opening the database {}", redact(&settings.database_url)))
 }
@@ -453,6 +487,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         ids.clone(),
         events_rx,
         worker_metrics.clone(),
+        settings.keywords.keywords(),
         receipts_stop.clone(),
     ));
     tasks.spawn(workers::connector::report_state(

@@ -45,6 +45,46 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// The operator's payment and invoice details, VAT rates, invoice series.
     pub billing: crate::billing::BillingSettings,
+    /// The secret key of the Blacklist's number hashes (`APISENDSMS_BLACKLIST_KEY`, at least 16
+    /// characters). Required with PostgreSQL unless `blacklist_key_file` is set; with SQLite a
+    /// key file beside the database is made when neither is set.
+    pub blacklist_key: Option<SecretString>,
+    /// A file holding the key in hex; created with a random key if missing.
+    pub blacklist_key_file: Option<std::path::PathBuf>,
+    /// Reply keywords (single word, any case) that opt a recipient out or back in.
+    pub keywords: KeywordSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeywordSettings {
+    /// Stop messages from the account the reply went to.
+    pub opt_out: Vec<String>,
+    /// Stop messages from every account.
+    pub opt_out_all: Vec<String>,
+    /// Lift what the recipient's own opt-out reply started.
+    pub opt_in: Vec<String>,
+}
+
+impl Default for KeywordSettings {
+    fn default() -> Self {
+        let k = domain::optout::Keywords::default();
+        Self {
+            opt_out: k.opt_out,
+            opt_out_all: k.opt_out_all,
+            opt_in: k.opt_in,
+        }
+    }
+}
+
+impl KeywordSettings {
+    pub fn keywords(&self) -> domain::optout::Keywords {
+        domain::optout::Keywords {
+            opt_out: self.opt_out.clone(),
+            opt_out_all: self.opt_out_all.clone(),
+            opt_in: self.opt_in.clone(),
+        }
+    }
 }
 
 /// A setting that must not be printed: `Debug` shows `***`.
@@ -191,6 +231,9 @@ impl Default for Settings {
             secrets_key: None,
             webhooks: WebhookSettings::default(),
             billing: crate::billing::BillingSettings::default(),
+            blacklist_key: None,
+            blacklist_key_file: None,
+            keywords: KeywordSettings::default(),
         }
     }
 }

@@ -211,6 +211,8 @@ async fn store_message(
         client_ref: None,
         allow_transliteration: false,
         message_id: id,
+        to_list: None,
+        marketing: false,
     };
     match api::messages::accept(edge.state(), account, intake, None, envelope.origin).await {
         Ok(accepted) => {

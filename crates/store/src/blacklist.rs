@@ -10,7 +10,7 @@
 //! no charge) and in the dispatcher's claim (a queued message whose number became blocked is
 //! ended `blocked` and its reservation released): every sending path goes through both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use domain::optout::Keyword;
@@ -263,6 +263,30 @@ pub(crate) fn block_for(blocks: &Blocks, hash: &str, account: AccountId) -> Opti
     blocks.get(hash).and_then(|e| strongest(e, account.get()))
 }
 
+/// (account, number) of the given numbers' contacts with a recorded basis for commercial
+/// messages.
+pub(crate) async fn numbers_with_basis(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    numbers: &[&str],
+) -> Result<HashSet<(i64, String)>> {
+    let mut with_basis = HashSet::new();
+    for chunk in numbers.chunks(1000) {
+        let sql = format!(
+            "SELECT DISTINCT account_id, number FROM contacts WHERE basis IS NOT NULL AND number IN ({})",
+            sql::list(backend, 1, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = q.bind(*n);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            with_basis.insert((row.try_get("account_id")?, row.try_get("number")?));
+        }
+    }
+    Ok(with_basis)
+}
+
 /// What [`Store::erase_recipient`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Erasure {
@@ -439,6 +463,35 @@ impl Store {
         Ok(block_for(&blocks, &hash, account))
     }
 
+    /// What the writer will decide for these recipients of `account`, read ahead so an API
+    /// response can say which are blocked (the writer decides again when it stores them).
+    pub async fn block_reasons(
+        &self,
+        account: AccountId,
+        numbers: &[&str],
+        marketing: bool,
+    ) -> Result<Vec<Option<BlockReason>>> {
+        let hashes: Vec<String> = numbers.iter().map(|n| self.key.hash(n)).collect();
+        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        let mut conn = self.read.acquire().await?;
+        let blocks = entries_for(self.backend, &mut conn, &refs).await?;
+        let with_basis = if marketing {
+            numbers_with_basis(self.backend, &mut conn, numbers).await?
+        } else {
+            HashSet::new()
+        };
+        Ok(numbers
+            .iter()
+            .zip(&hashes)
+            .map(|(n, h)| {
+                block_for(&blocks, h, account).or_else(|| {
+                    (marketing && !with_basis.contains(&(account.get(), (*n).to_owned())))
+                        .then_some(BlockReason::NoMarketingBasis)
+                })
+            })
+            .collect())
+    }
+
     /// Lifts a restriction; `false` if there was none.
     pub async fn lift_restriction(&self, number: &str) -> Result<bool> {
         let done = sqlx::query(
@@ -463,12 +516,23 @@ impl Store {
         }
         let mut conn = self.write_conn(crate::Durability::Full).await?;
         let mut tx = conn.begin().await?;
+        self.apply_keywords_in(&mut tx, replies, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn apply_keywords_in(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        replies: &[(i64, String, Option<AccountId>, Keyword)],
+        now: i64,
+    ) -> Result<()> {
         for (id, number, account, keyword) in replies {
             match (keyword, account) {
                 (Keyword::OptOut, Some(a)) => {
                     let scope = Scope::Account(*a);
                     if insert_entry(
-                        &mut tx,
+                        tx,
                         self,
                         *id,
                         scope,
@@ -479,7 +543,7 @@ impl Store {
                     )
                     .await?
                     {
-                        self.block_queued(&mut tx, scope, number, now).await?;
+                        self.block_queued(tx, scope, number, now).await?;
                     }
                 }
                 (Keyword::OptOut, None) => {
@@ -487,7 +551,7 @@ impl Store {
                 }
                 (Keyword::OptOutAll, _) => {
                     if insert_entry(
-                        &mut tx,
+                        tx,
                         self,
                         *id,
                         Scope::Global,
@@ -498,8 +562,7 @@ impl Store {
                     )
                     .await?
                     {
-                        self.block_queued(&mut tx, Scope::Global, number, now)
-                            .await?;
+                        self.block_queued(tx, Scope::Global, number, now).await?;
                     }
                 }
                 (Keyword::OptIn, account) => {
@@ -514,7 +577,6 @@ impl Store {
                 }
             }
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -1,10 +1,11 @@
-//! Mobile-originated (inbound) messages.
+//! Mobile-originated (inbound) messages, and the opt-out replies among them.
 
+use domain::optout::{Keyword, Keywords};
 use domain::AccountId;
 use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
-use crate::{Result, Store};
+use crate::{now_us, Result, Store};
 
 /// An inbound message as a connector received it.
 #[derive(Debug, Clone)]
@@ -47,7 +48,23 @@ impl Store {
     /// Stores inbound messages, each assigned to the account that last sent to its sender.
     /// Returns the accounts they went to, in order.
     pub async fn store_inbound(&self, messages: &[NewInbound]) -> Result<Vec<Option<AccountId>>> {
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
+        self.store_inbound_with_keywords(messages, None).await
+    }
+
+    /// Stores inbound messages as [`Store::store_inbound`] does and, in the same transaction,
+    /// applies the single-word opt-out and opt-in replies among them (an opt-out is never stored
+    /// without taking effect). A Blacklist entry made from a reply takes the reply's id.
+    pub async fn store_inbound_with_keywords(
+        &self,
+        messages: &[NewInbound],
+        keywords: Option<&Keywords>,
+    ) -> Result<Vec<Option<AccountId>>> {
+        let durability = if keywords.is_some() {
+            crate::Durability::Full
+        } else {
+            crate::Durability::Relaxed
+        };
+        let mut conn = self.write_conn(durability).await?;
         let mut tx = conn.begin().await?;
         let mut accounts = Vec::with_capacity(messages.len());
         for m in messages {
@@ -74,6 +91,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             accounts.push(account.map(AccountId::new));
+        }
+        if let Some(keywords) = keywords {
+            let replies: Vec<(i64, String, Option<AccountId>, Keyword)> = messages
+                .iter()
+                .zip(&accounts)
+                .filter_map(|(m, a)| {
+                    keywords
+                        .classify(&m.body)
+                        .map(|k| (m.id, m.from.clone(), *a, k))
+                })
+                .collect();
+            self.apply_keywords_in(&mut tx, &replies, now_us()).await?;
         }
         tx.commit().await?;
         Ok(accounts)

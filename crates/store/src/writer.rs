@@ -17,7 +17,7 @@ use domain::{MessageStatus, Money};
 use sqlx::{AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blacklist::{block_for, entries_for, BlockReason, ERASED_MARKER};
+use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
 use crate::{sql, Backend, Result, StoreError};
 
@@ -196,20 +196,7 @@ async fn blocked_messages(
         .collect();
     numbers.sort_unstable();
     numbers.dedup();
-    let mut with_basis: std::collections::HashSet<(i64, String)> = Default::default();
-    for chunk in numbers.chunks(1000) {
-        let sql = format!(
-            "SELECT DISTINCT account_id, number FROM contacts WHERE basis IS NOT NULL AND number IN ({})",
-            sql::list(backend, 1, chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for n in chunk {
-            q = q.bind(*n);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            with_basis.insert((row.try_get("account_id")?, row.try_get("number")?));
-        }
-    }
+    let with_basis = numbers_with_basis(backend, conn, &numbers).await?;
     Ok(group
         .iter()
         .map(|(s, hashes)| {

@@ -58,6 +58,7 @@ async fn account_with_two_messages(store: &Store) -> AccountId {
             messages: vec![message(100), message(101)],
             response: "r".into(),
             smpp: None,
+            marketing: false,
             now: T0,
         })
         .await

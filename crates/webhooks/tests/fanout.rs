@@ -63,6 +63,7 @@ async fn two_fan_outs_on_one_database_make_each_delivery_once() {
                     response: String::new(),
                     now: T0,
                     smpp: None,
+                    marketing: false,
                 })
                 .await
                 .unwrap();

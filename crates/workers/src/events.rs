@@ -1,8 +1,12 @@
 //! Applies what connectors report: delivery receipts to messages and inbound messages to the
-//! inbox, many per transaction.
+//! inbox, many per transaction. A single-word opt-out reply (the configurable [`Keywords`])
+//! puts its sender on the Blacklist of the account the reply was assigned to (`STOPALL`: the
+//! global one) in the transaction that stores it; an opt-in reply lifts what the sender's own
+//! reply had put there.
 
 use std::time::Duration;
 
+use domain::optout::Keywords;
 use domain::IdGenerator;
 use store::{NewInbound, Store};
 use tokio::sync::mpsc;
@@ -22,6 +26,7 @@ pub async fn run_once(
     first: ConnectorEvent,
     events: &mut mpsc::Receiver<ConnectorEvent>,
     metrics: &WorkerMetrics,
+    keywords: &Keywords,
 ) -> Result<usize, store::StoreError> {
     let mut receipts = Vec::new();
     let mut inbound = Vec::new();
@@ -49,7 +54,7 @@ pub async fn run_once(
         metrics.receipts.inc_by(n as u64);
     }
     if !inbound.is_empty() {
-        retrying(|| store.store_inbound(&inbound)).await?;
+        retrying(|| store.store_inbound_with_keywords(&inbound, Some(keywords))).await?;
         metrics.inbound.inc_by(inbound.len() as u64);
     }
     Ok(receipts.len() + inbound.len())
@@ -83,6 +88,7 @@ pub async fn run(
     ids: std::sync::Arc<IdGenerator>,
     mut events: mpsc::Receiver<ConnectorEvent>,
     metrics: WorkerMetrics,
+    keywords: Keywords,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -94,7 +100,7 @@ pub async fn run(
             }
         };
         let Some(first) = next else { return };
-        if let Err(e) = run_once(&store, &ids, first, &mut events, &metrics).await {
+        if let Err(e) = run_once(&store, &ids, first, &mut events, &metrics, &keywords).await {
             tracing::error!(error = %e, "connector events could not be applied");
         }
     }

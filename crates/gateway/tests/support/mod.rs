@@ -95,6 +95,7 @@ impl App {
             .arg("--database-url")
             .arg(&self.db.url)
             .env("APISENDSMS_LOG", "warn")
+            .env("APISENDSMS_BLACKLIST_KEY", "test-blacklist-key-0123456789")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }
