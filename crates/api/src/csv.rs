@@ -35,6 +35,8 @@ pub struct CsvReader {
     /// Records completed so far (the header is record 0).
     rows: u64,
     pending_cr: bool,
+    /// The start of the input until the header line is complete.
+    head: Vec<u8>,
 }
 
 impl CsvReader {
@@ -49,12 +51,31 @@ impl CsvReader {
         out: &mut impl FnMut(u64, Vec<String>),
     ) -> Result<(), CsvError> {
         if self.delimiter.is_none() {
-            // Decided on the first chunk: the header line is in it unless absurdly long.
-            let line = chunk.split(|b| *b == b'\n').next().unwrap_or(chunk);
-            let commas = line.iter().filter(|b| **b == b',').count();
-            let semis = line.iter().filter(|b| **b == b';').count();
-            self.delimiter = Some(if semis > commas { b';' } else { b',' });
+            // Decided on the header line: held back until it is complete.
+            self.head.extend_from_slice(chunk);
+            if !self.head.contains(&b'\n') && self.head.len() <= MAX_RECORD_BYTES {
+                return Ok(());
+            }
+            return self.start(out);
         }
+        self.process(chunk, out)
+    }
+
+    /// Chooses the delimiter from the header line held back, then reads what was held.
+    fn start(&mut self, out: &mut impl FnMut(u64, Vec<String>)) -> Result<(), CsvError> {
+        let head = std::mem::take(&mut self.head);
+        let line = head.split(|b| *b == b'\n').next().unwrap_or(&head);
+        let commas = line.iter().filter(|b| **b == b',').count();
+        let semis = line.iter().filter(|b| **b == b';').count();
+        self.delimiter = Some(if semis > commas { b';' } else { b',' });
+        self.process(&head, out)
+    }
+
+    fn process(
+        &mut self,
+        chunk: &[u8],
+        out: &mut impl FnMut(u64, Vec<String>),
+    ) -> Result<(), CsvError> {
         let delim = self.delimiter.unwrap_or(b',');
         for &b in chunk {
             self.record_bytes += 1;
@@ -100,6 +121,9 @@ impl CsvReader {
 
     /// Ends the input: a last record without a line break is passed on too.
     pub fn finish(&mut self, out: &mut impl FnMut(u64, Vec<String>)) -> Result<(), CsvError> {
+        if self.delimiter.is_none() {
+            self.start(out)?;
+        }
         if self.quote_seen {
             self.quote_seen = false;
             self.in_quotes = false;
