@@ -200,7 +200,7 @@ async fn every_source_of_an_entry_blocks_at_no_charge() {
 }
 
 #[tokio::test]
-async fn a_scheduled_message_to_a_number_blocked_later_is_never_claimed() {
+async fn a_scheduled_message_to_a_number_blocked_later_is_ended_at_once() {
     each_backend(|store| async move {
         let a = account(&store, 1).await;
         let s = Submission {
@@ -218,7 +218,6 @@ async fn a_scheduled_message_to_a_number_blocked_later_is_never_claimed() {
         };
         assert_eq!(store.submit(s).await.unwrap(), SubmitOutcome::Accepted);
         assert_balance(&store, a, 9_820, 180).await;
-        // Written straight into the table, as another node would, so only the claim can stop it.
         store
             .add_to_blacklist(
                 10,
@@ -230,45 +229,58 @@ async fn a_scheduled_message_to_a_number_blocked_later_is_never_claimed() {
             )
             .await
             .unwrap();
+        assert_eq!(status(&store, a, 100).await.0, MessageStatus::Blocked);
+        assert_balance(&store, a, 9_910, 90).await;
         let claimed = store
             .claim_due(1, T0 + 61 * SECOND, T0 + 400 * SECOND, 100)
             .await
             .unwrap();
         let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
         assert_eq!(ids, vec![101]);
-        assert_eq!(status(&store, a, 100).await.0, MessageStatus::Blocked);
-        assert_balance(&store, a, 9_910, 90).await;
     })
     .await;
 }
 
 #[tokio::test]
 async fn the_claim_blocks_what_slipped_past_the_writer() {
-    each_backend(|store| async move {
+    for backend in backends().await {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url, StoreOptions::default())
+            .await
+            .expect("connect");
         let a = account(&store, 1).await;
         send(&store, a, 100, A_NUMBER, false).await;
-        // An entry whose queued messages were not ended (a restricted number is ended too, so
-        // use the raw insert path of another node: apply the block after a claim-free window).
-        store
-            .add_to_blacklist(
-                10,
-                Scope::Global,
-                A_NUMBER,
-                EntryKind::OptOut,
-                Source::Staff,
-                T0,
-            )
-            .await
-            .unwrap();
-        assert!(store
+        send(&store, a, 101, "+420777000002", false).await;
+        // An entry committed by another node while the message was being written: straight
+        // into the table, so nothing but the claim can stop the message.
+        sqlx::any::install_default_drivers();
+        let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO blacklist (id, account_id, number_hash, number, kind, source, created_at) \
+             VALUES (10, 0, $1, $2, 'opt_out', 'recipient', $3)",
+        )
+        .bind(store.number_hash(A_NUMBER))
+        .bind(A_NUMBER)
+        .bind(T0)
+        .execute(&raw)
+        .await
+        .unwrap();
+        raw.close().await;
+        assert_eq!(status(&store, a, 100).await.0, MessageStatus::Queued);
+        let claimed = store
             .claim_due(1, T0, T0 + 300 * SECOND, 100)
             .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(status(&store, a, 100).await.0, MessageStatus::Blocked);
-        assert_balance(&store, a, 10_000, 0).await;
-    })
-    .await;
+            .unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
+        assert_eq!(ids, vec![101]);
+        let (st, reason, price) = status(&store, a, 100).await;
+        assert_eq!((st, price), (MessageStatus::Blocked, 0));
+        assert_eq!(reason.as_deref(), Some(BlockReason::OptedOutAll.text()));
+        let history = store.message_events(MessageId::new(100)).await.unwrap();
+        assert_eq!(history.last().unwrap().status, MessageStatus::Blocked);
+        assert_balance(&store, a, 9_910, 90).await;
+        store.close().await;
+    }
 }
 
 fn row(row: i64, number: &str, basis: Option<Basis>) -> ImportRow {
