@@ -185,7 +185,7 @@ pub async fn erase(
         "messages_anonymised": report.messages_anonymised,
         "messages_blocked": report.messages_blocked,
         "inbound_deleted": report.inbound_deleted,
-        "other_cells_scrubbed": report.other_cells_scrubbed,
+        "other_rows_scrubbed": report.other_rows_scrubbed,
     })))
 }
 

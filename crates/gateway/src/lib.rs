@@ -365,6 +365,11 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     let ids = Arc::new(IdGenerator::new(settings.node_id));
     let node = i64::from(settings.node_id);
     let requeued = store.requeue_in_doubt(node, store::now_us()).await?;
+    // An upload that another node may still be reading has moved within the last minutes.
+    let stale = store::now_us() - 10 * 60 * 1_000_000;
+    store
+        .fail_interrupted_imports(stale, store::now_us())
+        .await?;
     if requeued > 0 {
         tracing::warn!(
             requeued,

@@ -294,8 +294,8 @@ pub struct Erasure {
     pub messages_anonymised: u64,
     pub messages_blocked: u64,
     pub inbound_deleted: u64,
-    /// Other text cells in which the number was replaced by the marker.
-    pub other_cells_scrubbed: u64,
+    /// Other rows in whose texts the number was replaced by the marker.
+    pub other_rows_scrubbed: u64,
 }
 
 /// What replaces an erased number and the texts of messages to it.
@@ -631,33 +631,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let mut forms: Vec<&str> = forms
-            .iter()
-            .map(String::as_str)
-            .chain([number, number.trim_start_matches('+')])
-            .filter(|f| f.len() >= 6)
-            .collect();
-        // Longest first, so "+420…" goes before "420…" which it contains.
-        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-        forms.dedup();
-        for (table, column) in text_columns(self.backend, &mut tx).await? {
-            if SKIP_SCRUB.contains(&(table.as_str(), column.as_str())) {
-                continue;
-            }
-            for form in &forms {
-                let sql = format!(
-                    "UPDATE \"{table}\" SET \"{column}\" = REPLACE(\"{column}\", $1, $2) \
-                     WHERE \"{column}\" LIKE $3"
-                );
-                report.other_cells_scrubbed += sqlx::query(&sql)
-                    .bind(*form)
-                    .bind(ERASED_MARKER)
-                    .bind(format!("%{}%", like_escape(form)))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
-        }
+        report.other_rows_scrubbed = scrub(self.backend, &mut tx, number, forms).await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -669,9 +643,11 @@ impl Store {
     pub async fn find_text(&self, needle: &str) -> Result<Vec<(String, String, i64)>> {
         let mut conn = self.read.acquire().await?;
         let mut found = Vec::new();
-        for (table, column) in text_columns(self.backend, &mut conn).await? {
+        for col in text_columns(self.backend, &mut conn).await? {
             let sql = format!(
-                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \"{table}\" WHERE \"{column}\" LIKE $1"
+                "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \"{}\" WHERE {} LIKE $1",
+                col.table,
+                col.as_text()
             );
             let n: i64 = sqlx::query(&sql)
                 .bind(format!("%{}%", like_escape(needle)))
@@ -679,55 +655,145 @@ impl Store {
                 .await?
                 .try_get("n")?;
             if n > 0 {
-                found.push((table, column, n));
+                found.push((col.table, col.column, n));
             }
         }
         Ok(found)
     }
 }
 
-/// Columns the erasure sweep leaves alone: keyed or one-way hashes, the migrations' own record
-/// and the append-only ledger (whose references name submissions, never numbers).
-const SKIP_SCRUB: &[(&str, &str)] = &[
-    ("blacklist", "number_hash"),
-    ("api_keys", "key_hash"),
-    ("ledger_entries", "reference"),
-    ("ledger_entries", "kind"),
-];
+/// Columns the erasure sweep leaves alone: keyed or one-way hashes. The append-only ledger is
+/// left alone whole (its references name submissions and messages, never numbers).
+const SKIP_SCRUB: &[(&str, &str)] = &[("blacklist", "number_hash"), ("api_keys", "key_hash")];
+const SKIP_TABLES: &[&str] = &["ledger_entries"];
 
 fn like_escape(s: &str) -> String {
     // Numbers contain no LIKE wildcards; keep it that way for anything else.
     s.replace(['%', '_'], "")
 }
 
-/// Every text column of every table of the application.
+/// Replaces the number, as written in any of `forms`, by [`ERASED_MARKER`] in every text
+/// column of every table (found from the schema, so tables added later are covered too): one
+/// statement, one scan, per table. Returns the rows changed.
+async fn scrub(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    number: &str,
+    forms: &[String],
+) -> Result<u64> {
+    // Only digits with an optional plus: safe to write into the statement as literals.
+    let mut forms: Vec<&str> = forms
+        .iter()
+        .map(String::as_str)
+        .chain([number, number.trim_start_matches('+')])
+        .filter(|f| {
+            f.len() >= 6
+                && f.trim_start_matches('+')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                && f.bytes().filter(|b| *b == b'+').count() <= 1
+        })
+        .collect();
+    // Longest first, so "+420…" is replaced before "420…", which it contains.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    if forms.is_empty() {
+        return Ok(0);
+    }
+    let mut tables: Vec<(String, Vec<TextColumn>)> = Vec::new();
+    for col in text_columns(backend, conn).await? {
+        if SKIP_TABLES.contains(&col.table.as_str())
+            || SKIP_SCRUB.contains(&(col.table.as_str(), col.column.as_str()))
+        {
+            continue;
+        }
+        match tables.iter_mut().find(|(t, _)| *t == col.table) {
+            Some((_, cols)) => cols.push(col),
+            None => tables.push((col.table.clone(), vec![col])),
+        }
+    }
+    let mut rows = 0;
+    for (table, cols) in tables {
+        let mut sets = Vec::with_capacity(cols.len());
+        let mut conds = Vec::new();
+        for col in &cols {
+            let mut expr = col.as_text();
+            for f in &forms {
+                expr = format!("REPLACE({expr}, '{f}', '{ERASED_MARKER}')");
+                conds.push(format!("{} LIKE '%{f}%'", col.as_text()));
+            }
+            sets.push(format!("\"{}\" = {}", col.column, col.from_text(&expr)));
+        }
+        let sql = format!(
+            "UPDATE \"{table}\" SET {} WHERE {}",
+            sets.join(", "),
+            conds.join(" OR ")
+        );
+        rows += sqlx::query(&sql).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(rows)
+}
+
+/// A column that can hold text.
+pub(crate) struct TextColumn {
+    table: String,
+    column: String,
+    /// `json` or `jsonb` on PostgreSQL: compared and replaced as text, stored back cast.
+    json_type: Option<String>,
+}
+
+impl TextColumn {
+    fn as_text(&self) -> String {
+        match &self.json_type {
+            None => format!("\"{}\"", self.column),
+            Some(_) => format!("CAST(\"{}\" AS TEXT)", self.column),
+        }
+    }
+    fn from_text(&self, expr: &str) -> String {
+        match &self.json_type {
+            None => expr.to_owned(),
+            Some(t) => format!("CAST({expr} AS {t})"),
+        }
+    }
+}
+
+/// Every text column (and JSON column) of every table of the application.
 pub(crate) async fn text_columns(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<TextColumn>> {
     let rows = match backend {
         Backend::Sqlite => {
             sqlx::query(
-                "SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p \
-                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx_%' \
-                 AND (UPPER(p.type) LIKE '%TEXT%' OR UPPER(p.type) LIKE '%CHAR%' OR p.type = '')",
+                "SELECT m.name AS t, p.name AS c, '' AS j FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%' AND m.name NOT LIKE '\\_sqlx\\_%' ESCAPE '\\' \
+                 AND (UPPER(p.type) LIKE '%TEXT%' OR UPPER(p.type) LIKE '%CHAR%' \
+                      OR UPPER(p.type) LIKE '%JSON%' OR UPPER(p.type) LIKE '%CLOB%' OR p.type = '')",
             )
             .fetch_all(&mut *conn)
             .await?
         }
         Backend::Postgres => {
             sqlx::query(
-                "SELECT CAST(table_name AS TEXT) AS t, CAST(column_name AS TEXT) AS c \
+                "SELECT CAST(table_name AS TEXT) AS t, CAST(column_name AS TEXT) AS c, \
+                 CAST(CASE WHEN data_type IN ('json', 'jsonb') THEN data_type ELSE '' END AS TEXT) AS j \
                  FROM information_schema.columns WHERE table_schema = current_schema() \
                  AND table_name NOT LIKE '\\_sqlx\\_%' \
-                 AND data_type IN ('text', 'character varying', 'character')",
+                 AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')",
             )
             .fetch_all(&mut *conn)
             .await?
         }
     };
     rows.iter()
-        .map(|r| Ok((r.try_get("t")?, r.try_get("c")?)))
+        .map(|r| {
+            let j: String = r.try_get("j")?;
+            Ok(TextColumn {
+                table: r.try_get("t")?,
+                column: r.try_get("c")?,
+                json_type: (!j.is_empty()).then_some(j),
+            })
+        })
         .collect()
 }
 

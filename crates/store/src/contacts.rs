@@ -430,6 +430,21 @@ impl Store {
         Ok(())
     }
 
+    /// Marks imports still `running` but untouched since `before` as failed (their upload
+    /// ended with the process that took it); what they committed stays. Returns how many.
+    pub async fn fail_interrupted_imports(&self, before: i64, now: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE contact_imports SET status = 'failed', \
+             error = 'interrupted: the upload ended with the server; the rows up to rows_read were kept', \
+             updated_at = $1 WHERE status = 'running' AND updated_at < $2",
+        )
+        .bind(now)
+        .bind(before)
+        .execute(&mut *self.write_conn(crate::Durability::Full).await?)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn contact_import(
         &self,
         account: AccountId,
