@@ -722,7 +722,11 @@ async fn scrub(
                 expr = format!("REPLACE({expr}, '{f}', '{ERASED_MARKER}')");
                 conds.push(format!("{} LIKE '%{f}%'", col.as_text()));
             }
-            sets.push(format!("\"{}\" = {}", col.column, col.from_text(&expr)));
+            sets.push(format!(
+                "\"{}\" = {}",
+                col.column,
+                col.stored_from_text(&expr)
+            ));
         }
         let sql = format!(
             "UPDATE \"{table}\" SET {} WHERE {}",
@@ -749,7 +753,7 @@ impl TextColumn {
             Some(_) => format!("CAST(\"{}\" AS TEXT)", self.column),
         }
     }
-    fn from_text(&self, expr: &str) -> String {
+    fn stored_from_text(&self, expr: &str) -> String {
         match &self.json_type {
             None => expr.to_owned(),
             Some(t) => format!("CAST({expr} AS {t})"),
