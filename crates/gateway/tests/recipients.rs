@@ -1,6 +1,7 @@
 //! Recipients' protection through the real binary: contact lists and CSV imports, the
 //! Blacklist from the API and from a STOP reply, sending to a list, commercial-message rules,
-//! and erasure by staff after which the number is nowhere in the database yet still blocked.
+//! erasure by staff after which the number is nowhere in the database yet still blocked, and the
+//! block on the customer SMPP path.
 
 mod support;
 
@@ -352,5 +353,82 @@ async fn a_stop_reply_blocks_the_next_send_and_erasure_leaves_only_the_block() {
             assert!(found.is_empty(), "{needle} found in {found:?}");
         }
         store.close().await;
+    }
+}
+
+/// One `submit_sm` over a customer SMPP bind; returns the message id the server answered.
+async fn smpp_submit(addr: &str, system_id: &str, password: &str, to: &str) -> String {
+    use smpp::codec::{Bind, CommandStatus, Pdu, PduBody, ShortMessage, SubmitSm};
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut conn = smpp::Connection::new(stream, 64 * 1024);
+    let request = |seq: u32, body: PduBody| Pdu {
+        command_status: CommandStatus::ESME_ROK,
+        sequence_number: seq,
+        body,
+    };
+    let bind = Bind {
+        system_id: system_id.try_into().unwrap(),
+        password: password.try_into().unwrap(),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let submit = SubmitSm {
+        source_addr_ton: 5,
+        source_addr: "ACME".try_into().unwrap(),
+        dest_addr_ton: 1,
+        dest_addr_npi: 1,
+        destination_addr: to.try_into().unwrap(),
+        short_message: ShortMessage::new(b"Hello over SMPP".to_vec()).unwrap(),
+        ..SubmitSm::default()
+    };
+    for (seq, body) in [
+        (1, PduBody::BindTransceiver(bind)),
+        (2, PduBody::SubmitSm(submit)),
+    ] {
+        conn.write_pdu(&request(seq, body)).await.unwrap();
+        loop {
+            let pdu = tokio::time::timeout(Duration::from_secs(30), conn.read_pdu())
+                .await
+                .expect("an answer in time")
+                .unwrap()
+                .expect("the session stays open");
+            if pdu.sequence_number != seq {
+                continue;
+            }
+            assert_eq!(pdu.command_status, CommandStatus::ESME_ROK, "{pdu:?}");
+            if let PduBody::SubmitSmResp(r) = pdu.body {
+                return String::from_utf8(r.message_id.as_bytes().to_vec()).unwrap();
+            }
+            break;
+        }
+    }
+    unreachable!("no submit_sm_resp")
+}
+
+#[tokio::test]
+async fn a_blocked_recipient_is_blocked_over_the_customer_smpp_path_too() {
+    for backend in backends().await {
+        let mut opts = Options::default();
+        opts.env
+            .push(("APISENDSMS_SMPP_LISTEN", "127.0.0.1:0".into()));
+        let app = App::spawn_with(backend, opts).await;
+        let addr = app.smpp.clone().expect("the SMPP server is on");
+        let r = app.post("/v1/smpp-credentials", &json!({})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let (system_id, password) = (
+            r.body["system_id"].as_str().unwrap().to_owned(),
+            r.body["password"].as_str().unwrap().to_owned(),
+        );
+        let r = app
+            .post("/v1/blacklist", &json!({"number": "+420777000042"}))
+            .await;
+        assert_eq!(r.status, 201);
+        let id = smpp_submit(&addr, &system_id, &password, "420777000042").await;
+        let m = app.get(&format!("/v1/messages/{id}")).await;
+        assert_eq!(m.body["status"], "blocked", "{}", m.text);
+        assert_eq!(m.body["price_czk"], "0.00");
+        let other = smpp_submit(&addr, &system_id, &password, "420777000043").await;
+        app.wait_for_status(&other, "delivered", Duration::from_secs(30))
+            .await;
     }
 }
