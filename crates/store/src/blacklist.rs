@@ -662,9 +662,15 @@ impl Store {
     }
 }
 
-/// Columns the erasure sweep leaves alone: keyed or one-way hashes. The append-only ledger is
-/// left alone whole (its references name submissions and messages, never numbers).
-const SKIP_SCRUB: &[(&str, &str)] = &[("blacklist", "number_hash"), ("api_keys", "key_hash")];
+/// Columns the erasure sweep leaves alone: keyed or one-way hashes and ciphertexts, which a
+/// replacement would only corrupt. The append-only ledger is left alone whole (its references
+/// name submissions and messages, never numbers).
+const SKIP_SCRUB: &[(&str, &str)] = &[
+    ("blacklist", "number_hash"),
+    ("api_keys", "key_hash"),
+    ("webhooks", "secret"),
+    ("smpp_credentials", "password_hash"),
+];
 const SKIP_TABLES: &[&str] = &["ledger_entries"];
 
 fn like_escape(s: &str) -> String {
