@@ -298,10 +298,11 @@ async fn status_changes_and_inbound_messages_arrive_signed() {
             .unwrap()
             .is_empty());
         let before = receiver.received().len();
+        // Another number: the STOP above put +420777123456 on the account's Blacklist.
         let r = app
             .post(
                 "/v1/messages",
-                &json!({"to": "+420777123456", "text": "Again"}),
+                &json!({"to": "+420777123457", "text": "Again"}),
             )
             .await;
         let again = r.body["messages"][0]["id"].as_str().unwrap().to_owned();
