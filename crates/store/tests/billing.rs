@@ -309,6 +309,7 @@ async fn a_reversed_payment_takes_the_credit_back_with_a_credit_note() {
             response: String::new(),
             now: T0,
             smpp: None,
+            marketing: false,
         };
         assert_eq!(store.submit(sub).await.unwrap(), SubmitOutcome::Accepted);
         let mut reversal = payment("2004", 10_000, Some(&vs));
@@ -576,6 +577,7 @@ async fn concurrent_import_and_sending_keep_the_ledger_exact() {
                         response: String::new(),
                         now: T0,
                         smpp: None,
+                        marketing: false,
                     };
                     store.submit(sub).await.unwrap();
                     let claimed = store
