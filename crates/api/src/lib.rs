@@ -35,6 +35,7 @@ mod webhooks;
 
 pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;
+pub use ops::openapi_document;
 pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
 
 use axum::routing::{delete, get, post, put};

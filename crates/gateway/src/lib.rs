@@ -556,6 +556,15 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         billing: settings.billing.api()?,
         ..api::ApiSettings::default()
     };
+    let web_state = web::WebState::new(
+        store.clone(),
+        ids.clone(),
+        settings.web.clone(),
+        api_settings.clone(),
+        wake.clone(),
+        connectors.clone(),
+        false,
+    )?;
     let state = api::AppState::new(
         store.clone(),
         api_settings,
@@ -598,7 +607,11 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     if let Some(key) = webhook_key {
         state.set_webhook_key(key);
     }
-    let app = api::router(state).layer(axum::extract::DefaultBodyLimit::max(
+    let mut app = api::router(state);
+    if settings.web.enabled {
+        app = app.merge(web::router(web_state));
+    }
+    let app = app.layer(axum::extract::DefaultBodyLimit::max(
         settings.body_limit_bytes,
     ));
     let listener = tokio::net::TcpListener::bind(settings.http)
@@ -615,10 +628,13 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         signal_token.cancel();
     });
     let http_token = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { http_token.cancelled().await })
-        .await
-        .context("HTTP server")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { http_token.cancelled().await })
+    .await
+    .context("HTTP server")?;
     shutdown.cancel();
     if let Some(task) = smpp_task {
         let _ = task.await;

@@ -53,6 +53,8 @@ pub struct Settings {
     pub blacklist_key_file: Option<std::path::PathBuf>,
     /// Reply keywords (single word, any case) that opt a recipient out or back in.
     pub keywords: KeywordSettings,
+    /// The web site, the customer app and the back office.
+    pub web: web::WebSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -234,6 +236,7 @@ impl Default for Settings {
             blacklist_key: None,
             blacklist_key_file: None,
             keywords: KeywordSettings::default(),
+            web: web::WebSettings::default(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod invoices;
 mod messages;
 mod smpp;
 mod sql;
+mod web;
 mod webhooks;
 mod writer;
 
@@ -55,6 +56,10 @@ pub use messages::{
     SubmitOutcome,
 };
 pub use smpp::{OwedReceipt, PendingMo, ReceiptMode, SmppCredential, SmppOrigin};
+pub use web::{
+    ApiKeyRecord, AuditRow, ConsentRecord, CustomerRow, DashboardStats, NewWebUser, WebSession,
+    WebUser,
+};
 pub use webhooks::{
     AttemptRecord, AttemptResult, DeliveryRecord, DeliveryState, DueDelivery, NewDelivery,
     NewWebhook, WebhookRecord,

@@ -118,10 +118,10 @@ pub enum CancelOutcome {
     NotCancellable(MessageStatus),
 }
 
-const MESSAGE_COLUMNS: &str = "id, account_id, to_number, sender, body, encoding, parts, price_cents, status, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, account_id, to_number, sender, body, encoding, parts, price_cents, status, \
      status_reason, client_ref, scheduled_at, expires_at, connector, smsc_id, created_at, updated_at";
 
-fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
+pub(crate) fn message_from_row(r: &AnyRow) -> Result<MessageRecord> {
     let status: String = r.try_get("status")?;
     Ok(MessageRecord {
         id: MessageId::new(r.try_get("id")?),

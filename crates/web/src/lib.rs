@@ -1,0 +1,165 @@
+//! The web of apisendsms: the public site (Czech at `/`, English under `/en/`), the cookie
+//! consent of the privacy policy's clause 9, registration and sign-in, the customer app
+//! (`/app/`) and the staff back office (`/admin/`). Pages are rendered on the server with maud
+//! (compile-checked, auto-escaping); the stylesheet, the script and the icon are compiled into
+//! the binary; every form works without JavaScript.
+//!
+//! Layout, one module per area so that later areas slot in beside them:
+//! - [`ctx`]: the request context (language, session, CSRF token, cookie choice) and responses;
+//! - [`layout`]: the frame of every page (header, navigation, footer, cookie banner);
+//! - [`public`]: product, how it works, prices, API documentation, contact, the policy;
+//! - [`consent`]: the cookie banner, the cookie list and settings, `/osobni-udaje/`;
+//! - [`auth`]: registration, e-mail verification, sign-in (rate limit, lockout, TOTP), reset;
+//! - [`app`]: the customer app; [`backoffice`]: the staff pages.
+//!
+//! Boundary: the web talks to the store and the text rules of `sms`; it never talks to
+//! carriers and knows no JSON of the API except the OpenAPI document it renders.
+#![forbid(unsafe_code)]
+
+pub mod app;
+mod assets;
+pub mod auth;
+pub mod backoffice;
+pub mod consent;
+pub mod ctx;
+mod error;
+mod forms;
+mod i18n;
+pub mod layout;
+mod policy;
+mod prague;
+pub mod public;
+mod security;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use domain::{IdGenerator, Money};
+use serde::{Deserialize, Serialize};
+use store::Store;
+use tokio::sync::Notify;
+use workers::Connector;
+
+pub use error::WebError;
+
+/// Settings of the web (the `[web]` table of the settings file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Serve the site and the app at all.
+    pub enabled: bool,
+    /// Credit given to a new account at registration, e.g. "50.00" (default none).
+    pub signup_credit_czk: String,
+    /// Failed sign-ins of one e-mail within `lockout_window_s` that lock it for as long.
+    pub lockout_after: u32,
+    pub lockout_window_s: u64,
+    /// Sign-in attempts from one address within a minute before it is told to wait.
+    pub login_attempts_per_minute_per_ip: u32,
+    /// How long a sign-in lasts.
+    pub session_hours: u64,
+    /// Without SMTP, an e-mail is kept in the outbox table; with this on (the default for
+    /// development) its text, links included, is also written to the log.
+    pub log_outbox: bool,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            signup_credit_czk: "0".into(),
+            lockout_after: 5,
+            lockout_window_s: 900,
+            login_attempts_per_minute_per_ip: 30,
+            session_hours: 12,
+            log_outbox: true,
+        }
+    }
+}
+
+/// What the pages need; cheap to clone.
+#[derive(Clone)]
+pub struct WebState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    ids: Arc<IdGenerator>,
+    settings: WebSettings,
+    signup_credit: Money,
+    api: api::ApiSettings,
+    wake: Arc<Notify>,
+    connectors: Vec<Arc<dyn Connector>>,
+    secure_cookies: bool,
+}
+
+impl WebState {
+    /// `secure_cookies` is true when the site is served over TLS.
+    pub fn new(
+        store: Store,
+        ids: Arc<IdGenerator>,
+        settings: WebSettings,
+        api: api::ApiSettings,
+        wake: Arc<Notify>,
+        connectors: Vec<Arc<dyn Connector>>,
+        secure_cookies: bool,
+    ) -> anyhow::Result<Self> {
+        let signup_credit = Money::parse(&settings.signup_credit_czk)
+            .map_err(|e| anyhow::anyhow!("web.signup_credit_czk: {e}"))?;
+        anyhow::ensure!(
+            !signup_credit.is_negative(),
+            "web.signup_credit_czk cannot be negative"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                ids,
+                settings,
+                signup_credit,
+                api,
+                wake,
+                connectors,
+                secure_cookies,
+            }),
+        })
+    }
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub(crate) fn ids(&self) -> &IdGenerator {
+        &self.inner.ids
+    }
+    pub(crate) fn settings(&self) -> &WebSettings {
+        &self.inner.settings
+    }
+    pub(crate) fn api(&self) -> &api::ApiSettings {
+        &self.inner.api
+    }
+    pub(crate) fn signup_credit(&self) -> Money {
+        self.inner.signup_credit
+    }
+    pub(crate) fn wake_dispatcher(&self) {
+        self.inner.wake.notify_one();
+    }
+    pub(crate) fn connectors(&self) -> &[Arc<dyn Connector>] {
+        &self.inner.connectors
+    }
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.inner.secure_cookies
+    }
+}
+
+/// Every page of the site, the app and the back office.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .merge(assets::routes())
+        .merge(public::routes())
+        .merge(consent::routes())
+        .merge(auth::routes())
+        .merge(app::routes())
+        .merge(backoffice::routes())
+        .route("/robots.txt", get(assets::robots))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}
