@@ -87,6 +87,22 @@ enum Command {
         #[command(subcommand)]
         command: billing::InvoicesCommand,
     },
+    /// Users of the web app and back office.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UsersCommand {
+    /// Give a registered web user a role: customer, support, billing, dpo or admin.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +224,22 @@ pub fn main() -> anyhow::Result<()> {
             Command::Invoices { command } => {
                 let store = connect(&settings).await?;
                 billing::invoices(&store, &settings.billing, command).await
+            }
+            Command::Users {
+                command: UsersCommand::SetRole { email, role },
+            } => {
+                anyhow::ensure!(
+                    ["customer", "support", "billing", "dpo", "admin"].contains(&role.as_str()),
+                    "--role must be customer, support, billing, dpo or admin"
+                );
+                let store = connect(&settings).await?;
+                let email = email.trim().to_lowercase();
+                anyhow::ensure!(
+                    store.set_web_user_role(&email, &role).await?,
+                    "no web user with the e-mail {email}"
+                );
+                println!("{}", serde_json::json!({"email": email, "role": role}));
+                Ok(())
             }
             Command::ApiKeys {
                 command: ApiKeysCommand::Create { account },

@@ -216,7 +216,7 @@ fn register_form(ctx: &Ctx, f: &RegisterForm, errors: &[(&str, &str, &str)]) -> 
             (text("company", l.t("Obchodní firma (pro podnikatele)", "Company name (businesses)"), "text", val(&f.company), false, "organization"))
             (text("ico", l.t("IČO (pro podnikatele)", "IČO, company ID (businesses)"), "text", val(&f.ico), false, "off"))
             (text("dic", l.t("DIČ (nepovinné)", "DIČ, VAT ID (optional)"), "text", val(&f.dic), false, "off"))
-            (text("address", l.t("Adresa (trvalý pobyt nebo sídlo)", "Address (residence or registered office)"), "text", val(&f.address), true, "street-address"))
+            (text("address", l.t("Adresa (trvalý pobyt nebo sídlo)", "Address (residence or registered office)"), "text", val(&f.address), true, "address-line1"))
             (text("email", "E-mail", "email", val(&f.email), true, "email"))
             (text("phone", l.t("Telefon (nepovinný)", "Telephone (optional)"), "tel", val(&f.phone), false, "tel"))
             (text("birth_date", l.t("Datum narození (služba je jen pro osoby od 18 let)", "Date of birth (the service is for persons aged 18 or over)"), "date", val(&f.birth_date), true, "bday"))

@@ -39,12 +39,13 @@ pub fn page_with(ctx: &Ctx, area: Area, title: &str, script: bool, body: Markup)
             }
             body {
                 a class="skip" href="#main" { (l.t("Přeskočit na obsah", "Skip to content")) }
-                (header(ctx, area))
-                main id="main" { (body) }
-                (footer(ctx))
+                // First in the page, in the flow: it covers nothing and is reached first.
                 @if ctx.choice.is_none() {
                     (banner(ctx))
                 }
+                (header(ctx, area))
+                main id="main" { (body) }
+                (footer(ctx))
             }
         }
     }

@@ -135,7 +135,7 @@ async fn contact(ctx: Ctx) -> Result<Response, WebError> {
             "Světova 523/1, 180 00 " (l.t("Praha 8 – Libeň", "Prague 8 – Libeň")) br;
             (l.t("IČ", "Company ID")) ": 09828397" br;
             (l.t("Datová schránka", "Data box")) ": u9d5r2x" br;
-            (l.t("Telefon", "Telephone")) ": " a href="tel:+420777166238" { "+420 777 166 238" } br;
+            (l.t("Telefon", "Telephone")) ": " a href="tel:+420777166238" { "+420\u{a0}777\u{a0}166\u{a0}238" } br;
             "E-mail: " a href="mailto:info@ApiSendSMS.com" { "info@ApiSendSMS.com" }
         }
         p { (l.t("Zapsáno v obchodním rejstříku vedeném Městským soudem v Praze, oddíl A, vložka 79642.", "Registered in the Commercial Register kept by the Municipal Court in Prague, section A, insert 79642.")) }

@@ -1,0 +1,308 @@
+// Browser tests of the web against the real binary: the cookie banner and the cookie jar,
+// registration (under 18 refused), e-mail verification, sign-in and lockout, sending a message
+// until it is delivered, API keys, the privacy page's withdrawal, the back office; every page
+// visited must be valid HTML and log no console error. Screenshots go to artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "../lib/server.js";
+import { launch, context, visit, screenshot } from "../lib/browser.js";
+
+/** The cookies the site may set without consent: the necessary ones of its cookie list. */
+const NECESSARY = new Set(["csrf", "consent", "sid"]);
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+function isoDate(d) {
+  return d.toISOString().slice(0, 10);
+}
+
+function yearsAgo(years) {
+  const d = new Date();
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  return d;
+}
+
+async function register(page, { email, birth, marketing = false, password = "correct horse battery" }) {
+  await page.goto("/app/register");
+  await page.fill("#full_name", "Jana Nováková");
+  await page.fill("#address", "Světova 523/1, Praha 8");
+  await page.fill("#email", email);
+  await page.fill("#birth_date", birth);
+  await page.fill("#password", password);
+  await page.check("#terms");
+  if (marketing) { await page.check("#marketing"); }
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    page.click("form[action='/app/register'] button[type=submit]"),
+  ]);
+  return response;
+}
+
+async function signIn(page, email, password = "correct horse battery") {
+  await page.goto("/app/login");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  const [response] = await Promise.all([
+    page.waitForNavigation(),
+    page.click("form[action='/app/login'] button[type=submit]"),
+  ]);
+  return response;
+}
+
+async function verifyLatest(page) {
+  const links = server.links();
+  assert.ok(links.length > 0, "an e-mail with a link is in the outbox");
+  const url = new URL(links[links.length - 1]);
+  await visit(page, url.pathname + url.search, null);
+  await page.getByText(/E-mail je ověřen|e-mail is verified/).waitFor();
+}
+
+test("first visit: the banner shows and only necessary cookies are set", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  await visit(page, "/", "01-home-banner");
+  await page.locator(".cookie-banner").waitFor();
+  const jar = await ctx.cookies();
+  const names = jar.map((c) => c.name);
+  assert.ok(names.includes("csrf"), `the CSRF cookie is set: ${names}`);
+  for (const c of jar) {
+    assert.ok(NECESSARY.has(c.name), `only necessary cookies before consent, found ${c.name}`);
+    assert.equal(c.httpOnly, true, `${c.name} is HttpOnly`);
+    assert.equal(c.sameSite, "Lax", `${c.name} is SameSite=Lax`);
+  }
+  // The English site sets no preference cookie without consent either.
+  await visit(page, "/en/", null);
+  assert.deepEqual((await ctx.cookies()).map((c) => c.name).filter((n) => !NECESSARY.has(n)), []);
+
+  // Reject all: still nothing beyond the necessary ones, and the banner is gone.
+  await Promise.all([page.waitForNavigation(), page.click(".cookie-banner button[value=none]")]);
+  assert.equal(await page.locator(".cookie-banner").count(), 0);
+  await visit(page, "/", null);
+  assert.deepEqual((await ctx.cookies()).map((c) => c.name).filter((n) => !NECESSARY.has(n)), []);
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("accept all: the choice is recorded, preference cookies follow, and it can be changed", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  await visit(page, "/en/", null);
+  await Promise.all([page.waitForNavigation(), page.click(".cookie-banner button[value=all]")]);
+  assert.equal(await page.locator(".cookie-banner").count(), 0);
+  const consent = (await ctx.cookies()).find((c) => c.name === "consent");
+  assert.match(consent.value, /^v1\.[0-9a-f]{16}\.1111$/);
+  await visit(page, "/en/prices/", null);
+  const lang = (await ctx.cookies()).find((c) => c.name === "lang");
+  assert.equal(lang?.value, "en", "the language is remembered with consent to preferences");
+
+  // The records are listed on the privacy page; choose: only statistics.
+  await visit(page, "/en/privacy/", "02-privacy-after-accept");
+  assert.equal(await page.locator("button", { hasText: "Withdraw" }).count() >= 4, true);
+  await visit(page, "/en/cookies/", "03-cookie-settings");
+  await page.getByRole("cell", { name: "consent", exact: true }).waitFor();
+  await page.uncheck("#settings-preferences");
+  await page.uncheck("#settings-marketing");
+  await page.uncheck("#settings-unclassified");
+  await Promise.all([page.waitForNavigation(), page.click("form.stack button[value=custom]")]);
+  const after = await ctx.cookies();
+  assert.match(after.find((c) => c.name === "consent").value, /\.0100$/);
+  assert.equal(after.find((c) => c.name === "lang"), undefined, "the preference cookie goes with its consent");
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("every public page is valid HTML without console errors", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  const pages = [
+    ["/", "cs-home"], ["/jak-to-funguje/", "cs-how"], ["/cenik/", "cs-prices"],
+    ["/dokumentace-api/", "cs-api-docs"], ["/zasady-ochrany-soukromi/", "cs-privacy-policy"],
+    ["/cookies/", "cs-cookies"], ["/osobni-udaje/", "cs-personal-data"], ["/kontakt/", "cs-contact"],
+    ["/en/", "en-home"], ["/en/how-it-works/", "en-how"], ["/en/prices/", "en-prices"],
+    ["/en/api-docs/", "en-api-docs"], ["/en/privacy-policy/", "en-privacy-policy"],
+    ["/en/cookies/", "en-cookies"], ["/en/privacy/", "en-privacy"], ["/en/contact/", "en-contact"],
+    ["/app/register", "register"], ["/app/login", "login"], ["/app/reset", "reset"],
+  ];
+  for (const [p, shot] of pages) {
+    await visit(page, p, `10-${shot}`);
+  }
+  // The policy carries the seed's clauses, the cookie clause among them.
+  await visit(page, "/zasady-ochrany-soukromi/", null);
+  await page.locator("#cl-9", { hasText: "Prohlášení o cookies" }).waitFor();
+  await page.locator("#cl-7-1").waitFor();
+  await visit(page, "/en/privacy-policy/", null);
+  await page.locator("#cl-9", { hasText: "Cookie statement" }).waitFor();
+  // The API documentation is the OpenAPI document rendered.
+  await visit(page, "/en/api-docs/", null);
+  await page.locator("#op-post--v1-messages").waitFor();
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("registration: under 18 refused; adults register, verify, sign in, send, see it delivered", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  const email = `jana.${Date.now()}@example.cz`;
+  ctx.allowStatus(401, 403, 422);
+
+  const young = await register(page, { email, birth: isoDate(yearsAgo(17)) });
+  assert.equal(young.status(), 422);
+  await page.getByText("Služby ApiSendSMS jsou určeny jen osobám starším 18 let.").waitFor();
+  await screenshot(page, "20-register-under-18");
+  assert.equal(server.links().length, 0, "nothing was created for the minor");
+
+  const adult = await register(page, { email, birth: isoDate(yearsAgo(30)), marketing: true });
+  assert.equal(adult.status(), 200);
+  await page.getByText("Ověřte svůj e-mail").waitFor();
+
+  // Unverified: refused.
+  const early = await signIn(page, email);
+  assert.equal(early.status(), 403);
+  await verifyLatest(page);
+
+  const wrong = await signIn(page, email, "not the password");
+  assert.equal(wrong.status(), 401);
+  const ok = await signIn(page, email);
+  assert.equal(ok.status(), 200);
+  assert.equal(new URL(page.url()).pathname, "/app/");
+  const sid = (await ctx.cookies()).find((c) => c.name === "sid");
+  assert.ok(sid?.httpOnly, "the session cookie is HttpOnly");
+  await visit(page, "/app/", "21-dashboard-empty");
+  await page.locator("[data-figure=credit]", { hasText: "50.00" }).waitFor();
+
+  // Send: the live preview follows the text (the page script), then the message is delivered.
+  await visit(page, "/app/send", null);
+  await page.fill("#to", "+420 777 123 456");
+  await page.fill("#text", "Příliš žluťoučký kůň");
+  await page.locator("#live-preview", { hasText: "UCS-2" }).waitFor();
+  await page.check("#allow_transliteration");
+  await page.locator("#live-preview", { hasText: "GSM-7" }).waitFor();
+  await screenshot(page, "22-send-preview");
+  await Promise.all([page.waitForNavigation(), page.click("button[value=send]")]);
+  assert.match(new URL(page.url()).pathname, /^\/app\/messages\/\d+$/);
+  const messagePath = new URL(page.url()).pathname;
+  let status = "";
+  for (let i = 0; i < 50 && status !== "delivered"; i++) {
+    await visit(page, messagePath, null);
+    status = await page.locator("#message-status [data-status]").getAttribute("data-status");
+    if (status !== "delivered") { await new Promise((r) => setTimeout(r, 200)); }
+  }
+  assert.equal(status, "delivered");
+  await page.getByText("Prilis zlutoucky kun").first().waitFor();
+  await screenshot(page, "23-message-delivered");
+  await visit(page, "/app/messages?status=delivered", "24-messages");
+  assert.equal(await page.locator("tbody tr").count(), 1);
+  await visit(page, "/app/", "25-dashboard");
+  await page.locator("[data-figure=today]", { hasText: "1" }).waitFor();
+  assert.equal(await page.locator("svg.chart rect").count(), 30);
+  assert.equal(await page.locator("svg.chart rect[height='150']").count(), 1, "today's bar is the tallest");
+
+  // Without JavaScript the Preview button shows the same figures.
+  const noJs = await browser.newContext({ baseURL: server.base, javaScriptEnabled: false });
+  await noJs.addCookies((await ctx.cookies()).map((c) => ({ ...c })));
+  const plain = await noJs.newPage();
+  await plain.goto("/app/send");
+  await plain.fill("#to", "777123456");
+  await plain.fill("#text", "Ahoj");
+  await Promise.all([plain.waitForNavigation(), plain.click("button[value=preview]")]);
+  await plain.locator("#live-preview", { hasText: "GSM-7" }).waitFor();
+  await noJs.close();
+
+  // API keys: shown once, they work, they can be revoked.
+  await visit(page, "/app/keys", null);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/keys'] button")]);
+  const key = (await page.locator("#new-api-key").textContent()).trim();
+  assert.match(key, /^ask_/);
+  await screenshot(page, "26-api-key-created");
+  const balance = await ctx.request.get("/v1/balance", { headers: { Authorization: `Bearer ${key}` } });
+  assert.equal(balance.status(), 200);
+  await visit(page, "/app/keys", null);
+  assert.equal(await page.locator("#new-api-key").count(), 0, "the key is shown only once");
+  assert.equal(await page.content().then((h) => h.includes(key)), false);
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/revoke'] button")]);
+  await page.getByText(/zneplatněn|revoked/).first().waitFor();
+
+  for (const p of ["/app/inbound", "/app/security", "/app/messages", "/en/privacy/"]) {
+    await visit(page, p, `27${p.replaceAll("/", "-")}`);
+  }
+
+  // The privacy page: the marketing consent from the registration, withdrawn in one click.
+  await visit(page, "/osobni-udaje/", "28-privacy-before");
+  const row = page.locator("tr", { hasText: "Obchodní sdělení" }).filter({ hasText: "udělen" });
+  await row.waitFor();
+  await Promise.all([page.waitForNavigation(), row.locator("button", { hasText: "Odvolat" }).click()]);
+  await page.getByText("Souhlas byl odvolán").waitFor();
+  await screenshot(page, "29-privacy-withdrawn");
+  const live = page.locator("tr", { hasText: "Obchodní sdělení" });
+  assert.equal(await live.filter({ hasText: "udělen" }).locator("button").count(), 0);
+  await visit(page, "/osobni-udaje/", null);
+
+  // Sign out ends the session.
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/logout'] button")]);
+  const again = await page.goto("/app/");
+  assert.equal(new URL(again.url()).pathname, "/app/login");
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("sign-in is locked after repeated failures, even with the right password", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  const email = `petr.${Date.now()}@example.cz`;
+  ctx.allowStatus(401, 429);
+  await register(page, { email, birth: "1980-05-05" });
+  await verifyLatest(page);
+  for (let i = 0; i < 5; i++) {
+    const r = await signIn(page, email, `wrong password ${i}`);
+    assert.ok([401, 429].includes(r.status()), `attempt ${i}: ${r.status()}`);
+  }
+  const locked = await signIn(page, email);
+  assert.equal(locked.status(), 429);
+  await page.getByText(/dočasně zablokován/).waitFor();
+  await screenshot(page, "30-locked");
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("a form without the CSRF token is refused", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  await page.goto("/");
+  const r = await ctx.request.post("/cookies/consent", { form: { csrf: "x".repeat(64), choice: "all" } });
+  assert.equal(r.status(), 403);
+  await ctx.close();
+});
+
+test("back office: staff only, and staff views are audited", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  const email = `staff.${Date.now()}@example.cz`;
+  ctx.allowStatus(403);
+  await register(page, { email, birth: "1985-01-01" });
+  await verifyLatest(page);
+  await signIn(page, email);
+  const denied = await page.goto("/admin/");
+  assert.equal(denied.status(), 403);
+  server.cli("users", "set-role", "--email", email, "--role", "support");
+  await visit(page, "/admin/?q=example.cz", "40-admin-customers");
+  await visit(page, "/admin/messages?to=%2B420777123456", "41-admin-messages");
+  assert.ok(await page.locator("tbody tr").count() >= 1);
+  await visit(page, "/admin/connectors", "42-admin-connectors");
+  await page.getByRole("cell", { name: "sim", exact: true }).waitFor();
+  await visit(page, "/admin/audit", "43-admin-audit");
+  await page.getByRole("cell", { name: "search_messages" }).waitFor();
+  await page.getByRole("cell", { name: "+420777123456" }).first().waitFor();
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
