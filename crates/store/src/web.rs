@@ -528,7 +528,7 @@ impl Store {
                 out.push(consent_from_row(r)?);
             }
         }
-        out.sort_by(|a, b| b.id.cmp(&a.id));
+        out.sort_by_key(|c| std::cmp::Reverse(c.id));
         Ok(out)
     }
 
