@@ -22,3 +22,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests"
 cargo test --workspace --locked
+
+echo "== browser tests"
+./scripts/web-tests.sh

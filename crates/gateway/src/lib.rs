@@ -588,15 +588,6 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         billing: settings.billing.api()?,
         ..api::ApiSettings::default()
     };
-    let web_state = web::WebState::new(
-        store.clone(),
-        ids.clone(),
-        settings.web.clone(),
-        api_settings.clone(),
-        wake.clone(),
-        connectors.clone(),
-        false,
-    )?;
     let state = api::AppState::new(
         store.clone(),
         api_settings,
@@ -639,6 +630,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     if let Some(key) = webhook_key {
         state.set_webhook_key(key);
     }
+    let web_state = web::WebState::new(
+        state.clone(),
+        settings.web.clone(),
+        connectors.clone(),
+        false,
+    )?;
     let mut app = api::router(state);
     if settings.web.enabled {
         app = app.merge(web::router(web_state));

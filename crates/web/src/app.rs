@@ -3,9 +3,9 @@
 //! browsers without JavaScript), messages with filters and status history, inbound messages,
 //! API keys (shown once, revocable) and the TOTP second factor.
 //!
-//! Sending applies the rules of `POST /v1/messages` (the same text analysis, number parsing,
-//! sender and price) and goes through the same store call, so credit, the queue and the
-//! delivery reports behave alike.
+//! Sending goes through `api::messages::accept`, the one way into the queue of every edge, so
+//! the rules, credit, the queue and the delivery reports are those of `POST /v1/messages`;
+//! the form only checks the numbers first to name a wrong one.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -16,7 +16,7 @@ use domain::{MessageId, MessageStatus, Money};
 use maud::{html, Markup};
 use serde::Deserialize;
 use sms::{Encoding, Msisdn, SenderId, TextOptions};
-use store::{MessageFilter, NewMessage, Submission, SubmitOutcome, WebUser};
+use store::{MessageFilter, WebUser};
 
 use crate::ctx::Ctx;
 use crate::error::WebError;
@@ -342,84 +342,27 @@ async fn send(
             }
         }
     }
-    let text = sms::analyse(
-        f.text.as_deref().unwrap_or(""),
-        &TextOptions {
-            allow_transliteration: ticked(&f.allow_transliteration),
-            max_parts: settings.max_parts,
-            ..TextOptions::default()
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("text analysed twice differently: {e}"))?;
-    let now = store::now_us();
-    let expires_at = now
-        .saturating_add(i64::try_from(settings.default_validity.as_micros()).unwrap_or(i64::MAX));
-    let encoding = match text.encoding() {
-        Encoding::Gsm7 => "gsm7",
-        Encoding::Ucs2 => "ucs2",
+    let intake = api::messages::Intake {
+        recipients: parsed.iter().map(|m| m.as_str().to_owned()).collect(),
+        text: f.text.clone().unwrap_or_default(),
+        from: Some(sender.as_str().to_owned()),
+        client_ref: Some("web".to_owned()),
+        allow_transliteration: ticked(&f.allow_transliteration),
+        ..api::messages::Intake::default()
     };
-    let messages: Vec<NewMessage> = parsed
-        .iter()
-        .map(|m| NewMessage {
-            id: MessageId::new(state.ids().next()),
-            to: m.as_str().to_owned(),
-            sender: sender.as_str().to_owned(),
-            body: text.text_sent().to_owned(),
-            encoding,
-            parts: text.parts(),
-            price: p.price_each,
-            status: MessageStatus::Queued,
-            client_ref: Some("web".to_owned()),
-            scheduled_at: None,
-            due_at: now,
-            expires_at,
-        })
-        .collect();
-    let first = messages.first().map(|m| m.id);
-    let count = messages.len();
-    let outcome = state
-        .store()
-        .submit(Submission {
-            account: user.account,
-            submission_id: state.ids().next(),
-            idempotency: None,
-            messages,
-            response: String::new(),
-            now,
-            smpp: None,
-        })
-        .await?;
-    match outcome {
-        SubmitOutcome::Accepted | SubmitOutcome::Replayed { .. } => {
-            state.wake_dispatcher();
-            let to = match (count, first) {
-                (1, Some(id)) => format!("/app/messages/{id}"),
+    match api::messages::accept(state.api_state(), user.account, intake, None, None).await {
+        Ok(accepted) => {
+            let to = match accepted.ids.as_slice() {
+                [id] => format!("/app/messages/{id}"),
                 _ => "/app/messages?sent=1".to_owned(),
             };
             Ok(ctx.redirect(&ctx.app_link(&to)))
         }
-        SubmitOutcome::InsufficientCredit {
-            available,
-            required,
-        } => {
-            let msg = format!(
-                "{} {available} Kč, {} {required} Kč.",
-                l.t(
-                    "Nedostatek kreditu: k dispozici",
-                    "Not enough credit: available"
-                ),
-                l.t("potřeba", "needed")
-            );
-            Ok(again(
-                StatusCode::PAYMENT_REQUIRED,
-                Some(&summary),
-                Some(&msg),
-            ))
+        Err(e) if e.status().is_client_error() => {
+            let status = StatusCode::from_u16(e.status().as_u16()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            Ok(again(status, Some(&summary), Some(e.detail())))
         }
-        SubmitOutcome::IdempotencyMismatch => Err(anyhow::anyhow!(
-            "a web submission without an idempotency key was refused as a reuse"
-        )
-        .into()),
+        Err(e) => Err(anyhow::anyhow!("accepting a web submission: {}", e.detail()).into()),
     }
 }
 

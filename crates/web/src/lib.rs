@@ -38,7 +38,6 @@ use axum::Router;
 use domain::{IdGenerator, Money};
 use serde::{Deserialize, Serialize};
 use store::Store;
-use tokio::sync::Notify;
 use workers::Connector;
 
 pub use error::WebError;
@@ -84,24 +83,19 @@ pub struct WebState {
 }
 
 struct Inner {
-    store: Store,
-    ids: Arc<IdGenerator>,
+    api: api::AppState,
     settings: WebSettings,
     signup_credit: Money,
-    api: api::ApiSettings,
-    wake: Arc<Notify>,
     connectors: Vec<Arc<dyn Connector>>,
     secure_cookies: bool,
 }
 
 impl WebState {
-    /// `secure_cookies` is true when the site is served over TLS.
+    /// The web shares the API's state: its store, id generator, settings, and its one way
+    /// into the queue (`api::messages::accept`). `secure_cookies` is true over TLS.
     pub fn new(
-        store: Store,
-        ids: Arc<IdGenerator>,
+        api: api::AppState,
         settings: WebSettings,
-        api: api::ApiSettings,
-        wake: Arc<Notify>,
         connectors: Vec<Arc<dyn Connector>>,
         secure_cookies: bool,
     ) -> anyhow::Result<Self> {
@@ -113,34 +107,31 @@ impl WebState {
         );
         Ok(Self {
             inner: Arc::new(Inner {
-                store,
-                ids,
+                api,
                 settings,
                 signup_credit,
-                api,
-                wake,
                 connectors,
                 secure_cookies,
             }),
         })
     }
     pub fn store(&self) -> &Store {
-        &self.inner.store
+        self.inner.api.store()
     }
     pub(crate) fn ids(&self) -> &IdGenerator {
-        &self.inner.ids
+        self.inner.api.ids()
     }
     pub(crate) fn settings(&self) -> &WebSettings {
         &self.inner.settings
     }
     pub(crate) fn api(&self) -> &api::ApiSettings {
+        self.inner.api.settings()
+    }
+    pub(crate) fn api_state(&self) -> &api::AppState {
         &self.inner.api
     }
     pub(crate) fn signup_credit(&self) -> Money {
         self.inner.signup_credit
-    }
-    pub(crate) fn wake_dispatcher(&self) {
-        self.inner.wake.notify_one();
     }
     pub(crate) fn connectors(&self) -> &[Arc<dyn Connector>] {
         &self.inner.connectors
