@@ -19,7 +19,7 @@ export function binary() {
   return bin;
 }
 
-export async function startServer() {
+export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(path.join(tmpdir(), "apisendsms-web-"));
   const config = path.join(dir, "apisendsms.toml");
   writeFileSync(config, [
@@ -37,7 +37,7 @@ export async function startServer() {
     "",
   ].join("\n"));
   const env = { ...process.env, APISENDSMS_LOG: "info,sqlx=warn", NO_COLOR: "1" };
-  const child = spawn(binary(), ["--config", config, "serve", "--http", "127.0.0.1:0"], {
+  const child = spawn(binary(), ["--config", config, "serve", "--http", "127.0.0.1:0", ...extraArgs], {
     env, stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -47,7 +47,7 @@ export async function startServer() {
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), 30000);
     child.stdout.on("data", (d) => {
       out += d.toString();
-      const m = out.match(/listening on (http:\/\/[0-9.:]+)/);
+      const m = out.match(/listening on (https?:\/\/[0-9.:]+)/);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
     child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}):\n${log}`)); });

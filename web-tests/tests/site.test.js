@@ -306,3 +306,24 @@ test("back office: staff only, and staff views are audited", async () => {
   assert.deepEqual(ctx.unexpected(), []);
   await ctx.close();
 });
+
+test("over TLS every cookie is Secure, HttpOnly and SameSite=Lax", async () => {
+  const tls = await startServer(["--tls-self-signed"]);
+  try {
+    assert.match(tls.base, /^https:/);
+    const ctx = await browser.newContext({ baseURL: tls.base, ignoreHTTPSErrors: true });
+    const page = await ctx.newPage();
+    await visit(page, "/", "50-https-home");
+    await Promise.all([page.waitForNavigation(), page.click(".cookie-banner button[value=all]")]);
+    const jar = await ctx.cookies();
+    assert.deepEqual(jar.map((c) => c.name).sort(), ["consent", "csrf"]);
+    for (const c of jar) {
+      assert.equal(c.secure, true, `${c.name} is Secure`);
+      assert.equal(c.httpOnly, true, `${c.name} is HttpOnly`);
+      assert.equal(c.sameSite, "Lax", `${c.name} is SameSite=Lax`);
+    }
+    await ctx.close();
+  } finally {
+    await tls.stop();
+  }
+});

@@ -7,6 +7,7 @@
 pub mod billing;
 pub mod settings;
 mod smsc_sim;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,15 @@ enum Command {
         /// Listen address of the SMPP server for customers (127.0.0.1:2776 with --demo).
         #[arg(long)]
         smpp: Option<std::net::SocketAddr>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS with a self-signed certificate made at start (development only).
+        #[arg(long, conflicts_with = "tls_cert")]
+        tls_self_signed: bool,
     },
     /// Customer accounts.
     Accounts {
@@ -154,14 +164,26 @@ pub fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { http, demo, smpp } => {
+            Command::Serve {
+                http,
+                demo,
+                smpp,
+                tls_cert,
+                tls_key,
+                tls_self_signed,
+            } => {
                 if let Some(http) = http {
                     settings.http = http;
                 }
                 if let Some(smpp) = smpp {
                     settings.smpp_listen = Some(smpp);
                 }
-                serve(settings, demo).await
+                let tls = match (tls_cert, tls_key) {
+                    (Some(cert), Some(key)) => Some(tls::from_files(&cert, &key).await?),
+                    _ if tls_self_signed => Some(tls::self_signed().await?),
+                    _ => None,
+                };
+                serve(settings, demo, tls).await
             }
             Command::SmppCredentials {
                 command: SmppCredentialsCommand::Create { account },
@@ -387,7 +409,11 @@ fn demo_admin_token(settings: &mut Settings) {
     }
 }
 
-async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+async fn serve(
+    mut settings: Settings,
+    demo: bool,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+) -> anyhow::Result<()> {
     // The numbering plan loads in about 150 ms: at startup, not in the first request.
     tokio::task::spawn_blocking({
         let region = settings.default_region.clone();
@@ -634,7 +660,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         state.clone(),
         settings.web.clone(),
         connectors.clone(),
-        false,
+        tls.is_some(),
     )?;
     let mut app = api::router(state);
     if settings.web.enabled {
@@ -647,8 +673,9 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.http))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = %redact(&settings.database_url), "apisendsms listening");
-    println!("apisendsms listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, database = %redact(&settings.database_url), "apisendsms listening");
+    println!("apisendsms listening on {scheme}://{addr}");
 
     let signal_token = shutdown.clone();
     tokio::spawn(async move {
@@ -657,13 +684,26 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
         signal_token.cancel();
     });
     let http_token = shutdown.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { http_token.cancelled().await })
-    .await
-    .context("HTTP server")?;
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_token.cancelled().await })
+            .await
+            .context("HTTP server")?,
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                http_token.cancelled().await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, config)
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("HTTPS server")?
+        }
+    }
     shutdown.cancel();
     if let Some(task) = smpp_task {
         let _ = task.await;

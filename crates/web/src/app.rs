@@ -359,7 +359,8 @@ async fn send(
             Ok(ctx.redirect(&ctx.app_link(&to)))
         }
         Err(e) if e.status().is_client_error() => {
-            let status = StatusCode::from_u16(e.status().as_u16()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let status = StatusCode::from_u16(e.status().as_u16())
+                .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             Ok(again(status, Some(&summary), Some(e.detail())))
         }
         Err(e) => Err(anyhow::anyhow!("accepting a web submission: {}", e.detail()).into()),
