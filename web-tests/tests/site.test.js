@@ -3,6 +3,7 @@
 // until it is delivered, API keys, the privacy page's withdrawal, the back office; every page
 // visited must be valid HTML and log no console error. Screenshots go to artifacts/.
 import { test, before, after } from "node:test";
+import { createHmac } from "node:crypto";
 import assert from "node:assert/strict";
 import { startServer } from "../lib/server.js";
 import { launch, context, visit, screenshot } from "../lib/browser.js";
@@ -316,7 +317,7 @@ test("over TLS every cookie is Secure, HttpOnly and SameSite=Lax", async () => {
     await visit(page, "/", "50-https-home");
     await Promise.all([page.waitForNavigation(), page.click(".cookie-banner button[value=all]")]);
     const jar = await ctx.cookies();
-    assert.deepEqual(jar.map((c) => c.name).sort(), ["consent", "csrf"]);
+    assert.deepEqual(jar.map((c) => c.name).sort(), ["consent", "csrf", "lang"]);
     for (const c of jar) {
       assert.equal(c.secure, true, `${c.name} is Secure`);
       assert.equal(c.httpOnly, true, `${c.name} is HttpOnly`);
@@ -326,4 +327,65 @@ test("over TLS every cookie is Secure, HttpOnly and SameSite=Lax", async () => {
   } finally {
     await tls.stop();
   }
+});
+
+/** The current TOTP code of a base32 secret (RFC 6238: SHA-1, 6 digits, 30 s). */
+function totp(secret) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "")) {
+    bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  }
+  const bytes = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000)));
+  const mac = createHmac("sha1", bytes).update(counter).digest();
+  const o = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(o) & 0x7fffffff) % 1000000;
+  return n.toString().padStart(6, "0");
+}
+
+test("password reset by e-mail link, then TOTP as a second step", async () => {
+  const ctx = await context(browser, server.base);
+  ctx.allowStatus(401);
+  const page = await ctx.newPage();
+  const email = `eva.${Date.now()}@example.cz`;
+  await register(page, { email, birth: "1975-03-03" });
+  await verifyLatest(page);
+
+  await visit(page, "/app/reset", null);
+  await page.fill("#email", email);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/reset'] button")]);
+  await page.getByText(/poslali jsme na něj odkaz/).waitFor();
+  const link = new URL(server.links().at(-1));
+  assert.equal(link.pathname, "/app/reset/confirm");
+  await visit(page, link.pathname + link.search, "60-reset-confirm");
+  await page.fill("#password", "a brand new password");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/reset/confirm'] button")]);
+  await page.getByText(/Heslo je změněno/).waitFor();
+  assert.equal((await signIn(page, email)).status(), 401, "the old password no longer works");
+  assert.equal((await signIn(page, email, "a brand new password")).status(), 200);
+
+  // Turn on TOTP: the secret is shown with a QR code, the first code confirms it.
+  await visit(page, "/app/security", null);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/security'] button")]);
+  const secret = (await page.locator("#totp-secret").textContent()).trim();
+  await page.locator("img.qr").waitFor();
+  await screenshot(page, "61-totp-setup");
+  await page.fill("#code", totp(secret));
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/security'] button")]);
+  await page.getByText("Dvoufázové ověření je zapnuto.").waitFor();
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/logout'] button")]);
+
+  // Signing in now asks for the code; the app stays closed until it is given.
+  await signIn(page, email, "a brand new password");
+  assert.equal(new URL(page.url()).pathname, "/app/login/totp");
+  const closed = await page.goto("/app/");
+  assert.equal(new URL(closed.url()).pathname, "/app/login");
+  await visit(page, "/app/login/totp", "62-totp-step");
+  await page.fill("#code", totp(secret));
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/login/totp'] button")]);
+  assert.equal(new URL(page.url()).pathname, "/app/");
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
 });
