@@ -648,7 +648,13 @@ async fn serve(
                 .await
                 .with_context(|| format!("binding the SMPP server to {addr}"))?;
             println!("SMPP server for customers on {}", listener.local_addr()?);
-            let edge = smpp_edge::Edge::new(state.clone(), smpp_edge::EdgeConfig::default());
+            let edge = smpp_edge::Edge::new(
+                state.clone(),
+                smpp_edge::EdgeConfig {
+                    marketing_tlv: settings.smpp_marketing_tlv,
+                    ..smpp_edge::EdgeConfig::default()
+                },
+            );
             Some(tokio::spawn(edge.run(listener, shutdown.child_token())))
         }
         None => None,

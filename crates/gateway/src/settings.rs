@@ -35,6 +35,8 @@ pub struct Settings {
     pub log_format: String,
     /// The SMPP server for customers; off when unset (`--smpp ADDR`).
     pub smpp_listen: Option<SocketAddr>,
+    /// Tag of the vendor TLV that marks an SMPP submit as a commercial message.
+    pub smpp_marketing_tlv: u16,
     /// SHA-256 (hex) of the operator's admin token for `/v1/admin/*`
     /// (`printf %s TOKEN | sha256sum`); the admin API is closed when unset.
     pub admin_token_sha256: Option<String>,
@@ -229,6 +231,7 @@ impl Default for Settings {
             routes: Vec::new(),
             log_format: "text".into(),
             smpp_listen: None,
+            smpp_marketing_tlv: smpp_edge::DEFAULT_MARKETING_TLV,
             admin_token_sha256: None,
             secrets_key: None,
             webhooks: WebhookSettings::default(),

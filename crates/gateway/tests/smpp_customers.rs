@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use smpp::codec::{
     esm_class, Bind, CommandStatus, DeliverSm, DeliveryReceipt, MessageState, Pdu, PduBody,
-    QuerySm, ShortMessage, SubmitSm, TlvsExt,
+    QuerySm, ShortMessage, SubmitSm, Tlv, TlvsExt,
 };
 use smpp::Connection;
 use support::{backends, App, Options, SimProcess};
@@ -260,6 +260,17 @@ async fn customers_submit_over_smpp_and_get_receipts_and_replies() {
             .request(submit(vec![1, 2, 3], 0, 0x04, "420777123456", 0))
             .await;
         assert_eq!(binary.command_status, CommandStatus::ESME_RSUBMITFAIL);
+        // A commercial message (the vendor TLV) without the mark, identification and opt-out
+        // line is refused like `"marketing": true` over HTTP.
+        let mut commercial = submit(b"Sleva 20 % jen dnes".to_vec(), 0, 0, "420777123456", 0);
+        if let PduBody::SubmitSm(sm) = &mut commercial {
+            sm.tlvs.push(Tlv::Other {
+                tag: smpp_edge::DEFAULT_MARKETING_TLV,
+                value: smpp::codec::tlv::TlvValue::new(vec![1]).unwrap(),
+            });
+        }
+        let refused = esme.request(commercial).await;
+        assert_eq!(refused.command_status, CommandStatus::ESME_RSUBMITFAIL);
 
         // A reply from the recipient reaches the customer's bind.
         assert_eq!(

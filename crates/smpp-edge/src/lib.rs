@@ -14,6 +14,8 @@
 //!   incomplete after [`EdgeConfig::reassembly_timeout`] are sent as they are (the text that
 //!   arrived), so nothing accepted is silently dropped; parts answered before a crash but never
 //!   completed are lost (they were never stored).
+//! - A commercial message is marked by the vendor TLV [`EdgeConfig::marketing_tlv`] (0x1502 by
+//!   default, value 1) and must then meet the same rules as `"marketing": true` over HTTP.
 //! - **`query_sm`** and **`cancel_sm`** work on the account's messages.
 //! - **Receipts** (`registered_delivery` 1 or 2) are owed in the database from the submit's
 //!   transaction and pushed as `deliver_sm` to the credential's receiver or transceiver binds
@@ -49,7 +51,13 @@ pub struct EdgeConfig {
     pub poll_interval: Duration,
     /// Inbound messages older than this are not pushed to a bind that comes later.
     pub mo_max_age: Duration,
+    /// The vendor TLV that marks a `submit_sm` as a commercial message (first octet non-zero),
+    /// which must then meet the rules of `"marketing": true` in the HTTP API.
+    pub marketing_tlv: u16,
 }
+
+/// The default tag of the commercial-message TLV (in the vendor range 0x1400-0x3FFF).
+pub const DEFAULT_MARKETING_TLV: u16 = 0x1502;
 
 impl Default for EdgeConfig {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Default for EdgeConfig {
             reassembly_timeout: Duration::from_secs(60),
             poll_interval: Duration::from_millis(200),
             mo_max_age: Duration::from_secs(3 * 24 * 3600),
+            marketing_tlv: DEFAULT_MARKETING_TLV,
         }
     }
 }

@@ -32,6 +32,7 @@ struct Envelope {
     origin: Option<SmppOrigin>,
     scheduled_at: Option<i64>,
     validity_s: Option<u64>,
+    marketing: bool,
 }
 
 /// What a concatenated message keeps while its parts arrive.
@@ -61,7 +62,7 @@ fn status_of(e: &ApiError) -> CommandStatus {
         "invalid-time" => CommandStatus::ESME_RINVSCHED,
         "invalid-validity" => CommandStatus::ESME_RINVEXPIRY,
         "rate-limited" => CommandStatus::ESME_RTHROTTLED,
-        "insufficient-credit" => CommandStatus::ESME_RSUBMITFAIL,
+        "insufficient-credit" | "marketing-requirements" => CommandStatus::ESME_RSUBMITFAIL,
         _ => CommandStatus::ESME_RSYSERR,
     }
 }
@@ -74,6 +75,14 @@ fn is_text(data_coding: u8) -> bool {
         0xF0..=0xFF => data_coding & 0x04 == 0,
         _ => false,
     }
+}
+
+/// Whether the submit carries the commercial-message TLV with a non-zero value.
+fn is_marketing(sm: &SubmitSm, tag: u16) -> bool {
+    sm.tlvs
+        .other(tag)
+        .and_then(|v| v.first())
+        .is_some_and(|&b| b != 0)
 }
 
 /// The concatenation of a part from SAR TLVs.
@@ -142,6 +151,7 @@ pub(crate) async fn submit(
         }),
         scheduled_at,
         validity_s,
+        marketing: is_marketing(&sm, edge.config().marketing_tlv),
     };
 
     let data = match sm.tlvs.message_payload() {
@@ -212,7 +222,7 @@ async fn store_message(
         allow_transliteration: false,
         message_id: id,
         to_list: None,
-        marketing: false,
+        marketing: envelope.marketing,
     };
     match api::messages::accept(edge.state(), account, intake, None, envelope.origin).await {
         Ok(accepted) => {
@@ -336,6 +346,23 @@ mod tests {
         for dc in [0x02, 0x04, 0x14, 0xF4] {
             assert!(!is_text(dc), "{dc:#x}");
         }
+    }
+
+    #[test]
+    fn the_marketing_tlv_marks_a_commercial_message() {
+        let mut sm = SubmitSm::default();
+        assert!(!is_marketing(&sm, 0x1502));
+        sm.tlvs.push(Tlv::Other {
+            tag: 0x1502,
+            value: smpp::codec::tlv::TlvValue::new(vec![1]).unwrap(),
+        });
+        assert!(is_marketing(&sm, 0x1502));
+        assert!(!is_marketing(&sm, 0x1503));
+        sm.tlvs[0] = Tlv::Other {
+            tag: 0x1502,
+            value: smpp::codec::tlv::TlvValue::new(vec![0]).unwrap(),
+        };
+        assert!(!is_marketing(&sm, 0x1502));
     }
 
     #[test]
