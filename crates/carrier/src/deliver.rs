@@ -95,19 +95,7 @@ pub(crate) fn mo_part(sm: &DeliverSm) -> Option<(MoKey, sms::ConcatInfo, Vec<u8>
         let (info, body) = sms::split_udh(data)?;
         (info?, body)
     } else {
-        let (mut reference, mut total, mut seq) = (None, None, None);
-        for t in &sm.tlvs {
-            match t {
-                smpp::codec::Tlv::SarMsgRefNum(r) => reference = Some(*r),
-                smpp::codec::Tlv::SarTotalSegments(n) => total = Some(*n),
-                smpp::codec::Tlv::SarSegmentSeqnum(n) => seq = Some(*n),
-                _ => {}
-            }
-        }
-        let (reference, total, seq) = (reference?, total?, seq?);
-        if total == 0 || seq == 0 || seq > total {
-            return None;
-        }
+        let (reference, total, seq) = sm.tlvs.sar()?;
         (
             sms::ConcatInfo {
                 reference,

@@ -416,6 +416,9 @@ pub trait TlvsExt {
     fn message_payload(&self) -> Option<&[u8]>;
     /// Raw value of a vendor or unknown TLV ([`Tlv::Other`]) with this tag.
     fn other(&self, tag: u16) -> Option<&[u8]>;
+    /// The SAR TLVs of a concatenated part: (`sar_msg_ref_num`, `sar_total_segments`,
+    /// `sar_segment_seqnum`), when all three are there and the part number is within 1..=total.
+    fn sar(&self) -> Option<(u16, u8, u8)>;
 }
 
 impl TlvsExt for [Tlv] {
@@ -449,6 +452,24 @@ impl TlvsExt for [Tlv] {
             Tlv::Other { tag: t, value } if *t == tag => Some(value.as_bytes()),
             _ => None,
         })
+    }
+
+    fn sar(&self) -> Option<(u16, u8, u8)> {
+        let reference = self.iter().find_map(|t| match t {
+            Tlv::SarMsgRefNum(r) => Some(*r),
+            _ => None,
+        })?;
+        let total = self.iter().find_map(|t| match t {
+            Tlv::SarTotalSegments(n) => Some(*n),
+            _ => None,
+        })?;
+        let seq = self.iter().find_map(|t| match t {
+            Tlv::SarSegmentSeqnum(n) => Some(*n),
+            _ => None,
+        })?;
+        (1..=total)
+            .contains(&seq)
+            .then_some((reference, total, seq))
     }
 }
 

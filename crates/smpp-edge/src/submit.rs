@@ -5,7 +5,7 @@ use api::messages::Intake;
 use domain::{AccountId, MessageId, MessageStatus};
 use smpp::codec::{
     esm_class, registered_delivery, CancelSm, CommandStatus, MessageState, QuerySm, QuerySmResp,
-    SubmitSm, SubmitSmResp, Tlv, TlvsExt,
+    SubmitSm, SubmitSmResp, TlvsExt,
 };
 use store::{ReceiptMode, SmppOrigin};
 use tracing::{debug, warn};
@@ -87,21 +87,13 @@ fn is_marketing(sm: &SubmitSm, tag: u16) -> bool {
 
 /// The concatenation of a part from SAR TLVs.
 fn sar(sm: &SubmitSm) -> Option<sms::ConcatInfo> {
-    let (mut reference, mut total, mut seq) = (None, None, None);
-    for t in &sm.tlvs {
-        match t {
-            Tlv::SarMsgRefNum(r) => reference = Some(*r),
-            Tlv::SarTotalSegments(n) => total = Some(*n),
-            Tlv::SarSegmentSeqnum(n) => seq = Some(*n),
-            _ => {}
-        }
-    }
-    let (reference, total, seq) = (reference?, total?, seq?);
-    (total > 0 && (1..=total).contains(&seq)).then_some(sms::ConcatInfo {
-        reference,
-        total,
-        seq,
-    })
+    sm.tlvs
+        .sar()
+        .map(|(reference, total, seq)| sms::ConcatInfo {
+            reference,
+            total,
+            seq,
+        })
 }
 
 pub(crate) async fn submit(
@@ -333,6 +325,7 @@ pub(crate) async fn cancel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smpp::codec::Tlv;
 
     #[test]
     fn addresses_and_codings() {

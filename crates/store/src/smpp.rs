@@ -78,8 +78,15 @@ pub struct PendingMo {
     pub body: String,
 }
 
-const FINAL_STATES: &str =
-    "'delivered', 'undeliverable', 'expired', 'rejected', 'failed', 'cancelled', 'blocked'";
+/// `'delivered', 'undeliverable', ...`: the final statuses, for an `IN (...)` list.
+fn final_states() -> String {
+    MessageStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn credential_from_row(r: &AnyRow) -> Result<SmppCredential> {
     Ok(SmppCredential {
@@ -201,9 +208,10 @@ impl Store {
             "SELECT r.message_id, r.credential_id, r.mode, r.source_addr, r.dest_addr, r.submitted_at, \
                     m.status, m.status_reason, m.updated_at, m.body \
              FROM smpp_receipts r JOIN messages m ON m.id = r.message_id \
-             WHERE r.sent_at IS NULL AND r.credential_id IN ({}) AND m.status IN ({FINAL_STATES}) \
+             WHERE r.sent_at IS NULL AND r.credential_id IN ({}) AND m.status IN ({}) \
              ORDER BY r.message_id LIMIT {}",
             sql::list(backend, 1, credentials.len()),
+            final_states(),
             limit.clamp(1, 10_000)
         );
         let mut q = sqlx::query(&sql);
