@@ -7,6 +7,7 @@ import { createHmac } from "node:crypto";
 import assert from "node:assert/strict";
 import { startServer } from "../lib/server.js";
 import { launch, context, visit, screenshot } from "../lib/browser.js";
+import { register, signIn, verifyLatest } from "../lib/account.js";
 
 /** The cookies the site may set without consent: the necessary ones of its cookie list. */
 const NECESSARY = new Set(["csrf", "consent", "sid"]);
@@ -32,41 +33,6 @@ function yearsAgo(years) {
   const d = new Date();
   d.setUTCFullYear(d.getUTCFullYear() - years);
   return d;
-}
-
-async function register(page, { email, birth, marketing = false, password = "correct horse battery" }) {
-  await page.goto("/app/register");
-  await page.fill("#full_name", "Jana Nováková");
-  await page.fill("#address", "Světova 523/1, Praha 8");
-  await page.fill("#email", email);
-  await page.fill("#birth_date", birth);
-  await page.fill("#password", password);
-  await page.check("#terms");
-  if (marketing) { await page.check("#marketing"); }
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    page.click("form[action='/app/register'] button[type=submit]"),
-  ]);
-  return response;
-}
-
-async function signIn(page, email, password = "correct horse battery") {
-  await page.goto("/app/login");
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  const [response] = await Promise.all([
-    page.waitForNavigation(),
-    page.click("form[action='/app/login'] button[type=submit]"),
-  ]);
-  return response;
-}
-
-async function verifyLatest(page) {
-  const links = server.links();
-  assert.ok(links.length > 0, "an e-mail with a link is in the outbox");
-  const url = new URL(links[links.length - 1]);
-  await visit(page, url.pathname + url.search, null);
-  await page.getByText(/E-mail je ověřen|e-mail is verified/).waitFor();
 }
 
 test("first visit: the banner shows and only necessary cookies are set", async () => {
@@ -170,7 +136,7 @@ test("registration: under 18 refused; adults register, verify, sign in, send, se
   // Unverified: refused.
   const early = await signIn(page, email);
   assert.equal(early.status(), 403);
-  await verifyLatest(page);
+  await verifyLatest(server, page);
 
   const wrong = await signIn(page, email, "not the password");
   assert.equal(wrong.status(), 401);
@@ -263,7 +229,7 @@ test("sign-in is locked after repeated failures, even with the right password", 
   const email = `petr.${Date.now()}@example.cz`;
   ctx.allowStatus(401, 429);
   await register(page, { email, birth: "1980-05-05" });
-  await verifyLatest(page);
+  await verifyLatest(server, page);
   for (let i = 0; i < 5; i++) {
     const r = await signIn(page, email, `wrong password ${i}`);
     assert.ok([401, 429].includes(r.status()), `attempt ${i}: ${r.status()}`);
@@ -291,7 +257,7 @@ test("back office: staff only, and staff views are audited", async () => {
   const email = `staff.${Date.now()}@example.cz`;
   ctx.allowStatus(403);
   await register(page, { email, birth: "1985-01-01" });
-  await verifyLatest(page);
+  await verifyLatest(server, page);
   await signIn(page, email);
   const denied = await page.goto("/admin/");
   assert.equal(denied.status(), 403);
@@ -351,7 +317,7 @@ test("password reset by e-mail link, then TOTP as a second step", async () => {
   const page = await ctx.newPage();
   const email = `eva.${Date.now()}@example.cz`;
   await register(page, { email, birth: "1975-03-03" });
-  await verifyLatest(page);
+  await verifyLatest(server, page);
 
   await visit(page, "/app/reset", null);
   await page.fill("#email", email);

@@ -48,6 +48,31 @@ fn entry_json(e: &BlacklistEntry) -> Value {
     })
 }
 
+/// A number in any form a person writes it, as E.164 (the account's default region).
+pub fn parse_number(state: &AppState, raw: &str) -> Result<Msisdn, ApiError> {
+    number(state, raw)
+}
+
+/// Puts `n` on the account's own Blacklist; `false` when it was already there.
+pub async fn add_number(
+    state: &AppState,
+    account: domain::AccountId,
+    n: &Msisdn,
+    source: Source,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .store()
+        .add_to_blacklist(
+            state.ids().next(),
+            Scope::Account(account),
+            n.as_str(),
+            EntryKind::OptOut,
+            source,
+            store::now_us(),
+        )
+        .await?)
+}
+
 /// `POST /v1/blacklist` `{"number": "..."}`: the account stops sending to the number.
 pub async fn add(
     State(state): State<AppState>,
@@ -55,17 +80,7 @@ pub async fn add(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let n = body_number(&state, body)?;
-    let added = state
-        .store()
-        .add_to_blacklist(
-            state.ids().next(),
-            Scope::Account(account),
-            n.as_str(),
-            EntryKind::OptOut,
-            Source::Api,
-            store::now_us(),
-        )
-        .await?;
+    let added = add_number(&state, account, &n, Source::Api).await?;
     let status = if added {
         StatusCode::CREATED
     } else {
@@ -160,6 +175,36 @@ fn written_forms(n: &Msisdn) -> Vec<String> {
     forms
 }
 
+/// Erases everything about `n` (its contacts, message texts, inbound messages, the number in
+/// every text column); what remains is a Blacklist entry holding only its keyed hash.
+pub async fn erase_number(state: &AppState, n: &Msisdn) -> Result<store::Erasure, ApiError> {
+    Ok(state
+        .store()
+        .erase_recipient(
+            state.ids().next(),
+            n.as_str(),
+            &written_forms(n),
+            store::now_us(),
+        )
+        .await?)
+}
+
+/// Restricts processing of `n` (Art. 18): kept, never sent to, by any account.
+pub async fn restrict_number(state: &AppState, n: &Msisdn, source: Source) -> Result<(), ApiError> {
+    state
+        .store()
+        .add_to_blacklist(
+            state.ids().next(),
+            Scope::Global,
+            n.as_str(),
+            EntryKind::Restricted,
+            source,
+            store::now_us(),
+        )
+        .await?;
+    Ok(())
+}
+
 /// `POST /v1/recipients/erase` `{"number": "..."}` (staff): erases everything about the number;
 /// a Blacklist entry holding only its keyed hash keeps blocking it.
 pub async fn erase(
@@ -169,15 +214,7 @@ pub async fn erase(
 ) -> Result<Json<Value>, ApiError> {
     require_staff(&state, account).await?;
     let n = body_number(&state, body)?;
-    let report = state
-        .store()
-        .erase_recipient(
-            state.ids().next(),
-            n.as_str(),
-            &written_forms(&n),
-            store::now_us(),
-        )
-        .await?;
+    let report = erase_number(&state, &n).await?;
     tracing::info!(staff_account = %account, "recipient erased");
     Ok(Json(json!({
         "erased": true,
@@ -197,17 +234,7 @@ pub async fn restrict(
 ) -> Result<Json<Value>, ApiError> {
     require_staff(&state, account).await?;
     let n = body_number(&state, body)?;
-    state
-        .store()
-        .add_to_blacklist(
-            state.ids().next(),
-            Scope::Global,
-            n.as_str(),
-            EntryKind::Restricted,
-            Source::Staff,
-            store::now_us(),
-        )
-        .await?;
+    restrict_number(&state, &n, Source::Staff).await?;
     Ok(Json(json!({"number": n.as_str(), "restricted": true})))
 }
 

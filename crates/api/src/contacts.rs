@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sms::{Msisdn, TextOptions};
@@ -373,9 +373,12 @@ impl Import<'_> {
         Ok(())
     }
 
-    async fn run(&mut self, body: Body) -> Result<(), ApiError> {
+    async fn run<S, E>(&mut self, mut stream: S) -> Result<(), ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
         let mut csv = CsvReader::new();
-        let mut stream = body.into_data_stream();
         let mut records: Vec<(u64, Vec<String>)> = Vec::new();
         let mut done = false;
         while !done {
@@ -410,6 +413,72 @@ impl Import<'_> {
     }
 }
 
+/// The basis for commercial messages an uploader declares: `consent`, `customer` or none.
+pub fn parse_basis(raw: Option<&str>) -> Result<Option<Basis>, ApiError> {
+    match raw {
+        None | Some("") | Some("none") => Ok(None),
+        Some(b) => Basis::parse(b).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                "invalid-basis",
+                "basis",
+                "basis must be `consent` (the recipients agreed) or `customer` (existing customers)",
+            )
+        }),
+    }
+}
+
+/// A finished import: its record and the first refused rows.
+pub struct ImportDone {
+    pub record: ImportRecord,
+    pub rejects: Vec<ImportReject>,
+}
+
+/// Imports a CSV upload, read from `stream` as it arrives, into the account's list `list`: rows
+/// are committed batch by batch (the import's progress), so memory stays bounded whatever the
+/// size. The one way an upload becomes contacts, for the API and the web app alike.
+pub async fn import_stream<S, E>(
+    state: &AppState,
+    account: domain::AccountId,
+    list: i64,
+    basis: Option<Basis>,
+    stream: S,
+) -> Result<ImportDone, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let import_id = state.ids().next();
+    state
+        .store()
+        .start_import(import_id, account, list, basis, store::now_us())
+        .await?;
+    let mut import = Import {
+        state,
+        account,
+        list,
+        id: import_id,
+        basis,
+        columns: None,
+        rows: Vec::new(),
+        rejects: Vec::new(),
+        rows_read: 0,
+    };
+    let outcome = import.run(stream).await;
+    let error = outcome.as_ref().err().map(|e| e.detail().to_owned());
+    state
+        .store()
+        .finish_import(import_id, error.as_deref(), store::now_us())
+        .await?;
+    outcome?;
+    let record = state
+        .store()
+        .contact_import(account, list, import_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"a finished import is missing"))?;
+    let rejects = state.store().import_rejects(import_id, 0, 100).await?;
+    Ok(ImportDone { record, rejects })
+}
+
 /// `POST /v1/contact-lists/{id}/import?basis=consent|customer`, a CSV body (streamed).
 pub async fn import(
     State(state): State<AppState>,
@@ -420,47 +489,10 @@ pub async fn import(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let Query(q) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
     let list = owned_list(&state, account, &id).await?;
-    let basis = match q.basis.as_deref() {
-        None | Some("") | Some("none") => None,
-        Some(b) => Some(Basis::parse(b).ok_or_else(|| {
-            ApiError::invalid(
-                "invalid-basis",
-                "basis",
-                "basis must be `consent` (the recipients agreed) or `customer` (existing customers)",
-            )
-        })?),
-    };
-    let import_id = state.ids().next();
-    state
-        .store()
-        .start_import(import_id, account, list.id, basis, store::now_us())
-        .await?;
-    let mut import = Import {
-        state: &state,
-        account,
-        list: list.id,
-        id: import_id,
-        basis,
-        columns: None,
-        rows: Vec::new(),
-        rejects: Vec::new(),
-        rows_read: 0,
-    };
-    let outcome = import.run(body).await;
-    let error = outcome.as_ref().err().map(|e| e.detail().to_owned());
-    state
-        .store()
-        .finish_import(import_id, error.as_deref(), store::now_us())
-        .await?;
-    outcome?;
-    let record = state
-        .store()
-        .contact_import(account, list.id, import_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"a finished import is missing"))?;
-    let rejects = state.store().import_rejects(import_id, 0, 100).await?;
-    let mut body = import_json(list.id, &record);
-    body["rejects"] = rejects.iter().map(reject_json).collect();
+    let basis = parse_basis(q.basis.as_deref())?;
+    let done = import_stream(&state, account, list.id, basis, body.into_data_stream()).await?;
+    let mut body = import_json(list.id, &done.record);
+    body["rejects"] = done.rejects.iter().map(reject_json).collect();
     Ok((StatusCode::CREATED, Json(body)))
 }
 

@@ -17,8 +17,8 @@
 mod account;
 mod admin;
 mod billing;
-mod blacklist;
-mod contacts;
+pub mod blacklist;
+pub mod contacts;
 mod csv;
 pub mod error;
 mod inbound;
@@ -31,7 +31,7 @@ mod paging;
 pub mod smpp_credentials;
 mod state;
 mod timefmt;
-mod webhooks;
+pub mod webhooks;
 
 pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;

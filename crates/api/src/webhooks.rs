@@ -18,6 +18,8 @@ use crate::paging::Page;
 use crate::state::{AppState, Authenticated};
 use crate::timefmt::to_rfc3339;
 
+pub use ::webhooks::EVENT_TYPES;
+
 const MAX_URL: usize = 2000;
 /// Webhooks per account that are not deleted.
 const MAX_WEBHOOKS: usize = 20;
@@ -90,24 +92,16 @@ fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("webhook"))
 }
 
-/// `POST /v1/webhooks` {url, events} -> 201 with the secret, shown only now.
-pub async fn create(
-    State(state): State<AppState>,
-    Authenticated(account): Authenticated,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    state.check_rate(account)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large("the request body is over the size limit")
-        } else {
-            ApiError::malformed(rejection.body_text())
-        }
-    })?;
-    let req: CreateRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
-    let url = parse_url(&req.url)?;
-    let events = parse_events(&req.events)?;
+/// Registers a webhook for the account after checking its URL and event types; answers the
+/// record and its signing secret, which is shown only once (the service keeps it encrypted).
+pub async fn register(
+    state: &AppState,
+    account: domain::AccountId,
+    raw_url: &str,
+    raw_events: &[String],
+) -> Result<(WebhookRecord, String), ApiError> {
+    let url = parse_url(raw_url)?;
+    let events = parse_events(raw_events)?;
     let key = state.webhook_key().ok_or_else(|| {
         ApiError::unavailable(
             "webhooks are not configured on this server: it has no secrets key \
@@ -131,14 +125,35 @@ pub async fn create(
         now: store::now_us(),
     };
     state.store().create_webhook(&w).await?;
-    let mut body = webhook_json(&WebhookRecord {
+    let record = WebhookRecord {
         id,
         account,
         url: w.url,
         events: w.events,
         secret: String::new(),
         created_at: w.now,
-    });
+    };
+    Ok((record, secret))
+}
+
+/// `POST /v1/webhooks` {url, events} -> 201 with the secret, shown only now.
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    state.check_rate(account)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large("the request body is over the size limit")
+        } else {
+            ApiError::malformed(rejection.body_text())
+        }
+    })?;
+    let req: CreateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
+    let (record, secret) = register(&state, account, &req.url, &req.events).await?;
+    let mut body = webhook_json(&record);
     body["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

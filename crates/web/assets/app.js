@@ -6,8 +6,6 @@
   var form = document.querySelector("form[data-preview]");
   if (!form) { return; }
   var text = form.querySelector("textarea[name=text]");
-  var translit = form.querySelector("input[name=allow_transliteration]");
-  var to = form.querySelector("textarea[name=to]");
   var out = document.getElementById("live-preview");
   var csrf = form.querySelector("input[name=csrf]");
   if (!text || !out || !csrf) { return; }
@@ -15,11 +13,8 @@
   var seq = 0;
   function update() {
     var mine = ++seq;
-    var body = new URLSearchParams();
-    body.set("csrf", csrf.value);
-    body.set("text", text.value);
-    body.set("to", to ? to.value : "");
-    if (translit && translit.checked) { body.set("allow_transliteration", "on"); }
+    // Every field of the form: numbers or list, text, and the boxes that change the text.
+    var body = new URLSearchParams(new FormData(form));
     fetch(form.getAttribute("data-preview"), {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -34,8 +29,43 @@
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(update, 150);
   }
-  text.addEventListener("input", schedule);
-  if (to) { to.addEventListener("input", schedule); }
-  if (translit) { translit.addEventListener("change", schedule); }
+  form.addEventListener("input", schedule);
+  form.addEventListener("change", schedule);
   update();
+})();
+
+// Progressive enhancement of a contact upload: the bytes sent so far in a progress bar, then
+// the import's report. Without this script the form posts the same file and the browser shows
+// the report when the server has read it all.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-upload]");
+  if (!form || !window.XMLHttpRequest || !window.FormData) { return; }
+  var bar = form.querySelector("progress");
+  var status = form.querySelector("[data-upload-status]");
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.getAttribute("action"));
+    if (bar) { bar.hidden = false; bar.value = 0; }
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) { return; }
+      var pct = Math.floor(e.loaded * 100 / e.total);
+      if (bar) { bar.value = pct; }
+      if (status) { status.textContent = pct + " %"; }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status >= 200 && xhr.status < 300 && xhr.responseURL) {
+        window.location.assign(xhr.responseURL);
+      } else {
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      }
+    });
+    xhr.addEventListener("error", function () {
+      if (status) { status.textContent = form.getAttribute("data-upload-error") || "Upload failed."; }
+    });
+    xhr.send(new FormData(form));
+  });
 })();

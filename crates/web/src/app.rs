@@ -162,6 +162,34 @@ pub struct SendForm {
     text: Option<String>,
     allow_transliteration: Option<String>,
     action: Option<String>,
+    /// A contact list to send to instead of `to`.
+    list: Option<String>,
+    /// A commercial message (the rules of `"marketing": true`).
+    marketing: Option<String>,
+    /// Add the "OS:" mark, the account's identification and its opt-out line.
+    append_marketing: Option<String>,
+}
+
+impl SendForm {
+    fn list_id(&self) -> Option<i64> {
+        opt(&self.list).and_then(|l| l.parse().ok())
+    }
+}
+
+/// The text to send: the form's text, with the marks of a commercial message added when asked.
+fn composed_text(f: &SendForm, texts: &(Option<String>, Option<String>)) -> String {
+    let text = f.text.clone().unwrap_or_default();
+    if !(ticked(&f.marketing) && ticked(&f.append_marketing)) {
+        return text;
+    }
+    let mut out = format!("OS: {}", text.trim_end());
+    for t in [&texts.0, &texts.1].into_iter().flatten() {
+        if !t.trim().is_empty() && !out.contains(t.trim()) {
+            out.push('\n');
+            out.push_str(t.trim());
+        }
+    }
+    out
 }
 
 /// The analysis of a form's text, or why it cannot be sent.
@@ -173,13 +201,13 @@ struct Preview {
     price_each: Money,
 }
 
-fn analyse(state: &WebState, f: &SendForm) -> Result<Preview, String> {
+fn analyse(state: &WebState, f: &SendForm, text: &str) -> Result<Preview, String> {
     let opts = TextOptions {
         allow_transliteration: ticked(&f.allow_transliteration),
         max_parts: state.api().max_parts,
         ..TextOptions::default()
     };
-    let a = sms::analyse(f.text.as_deref().unwrap_or(""), &opts).map_err(|e| e.to_string())?;
+    let a = sms::analyse(text, &opts).map_err(|e| e.to_string())?;
     let price_each = state
         .api()
         .pricing
@@ -232,14 +260,32 @@ fn preview_summary(l: Lang, p: &Preview, count: usize) -> String {
     s
 }
 
-fn send_form(ctx: &Ctx, f: &SendForm, preview: Option<&str>, error: Option<&str>) -> Markup {
+fn send_form(
+    ctx: &Ctx,
+    f: &SendForm,
+    lists: &[store::ContactList],
+    preview: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
     let l = ctx.lang;
+    let chosen = f.list_id();
     html! {
         @if let Some(e) = error { (layout::notice("error", e)) }
         form class="stack" method="post" action=(ctx.app_link("/app/send")) data-preview="/app/send/preview" {
             input type="hidden" name="csrf" value=(ctx.csrf);
             (field("to", l.t("Příjemci (telefonní čísla, oddělená čárkou nebo řádkem)", "Recipients (phone numbers, separated by commas or lines)"),
-                html! { textarea id="to" name="to" rows="2" required { (f.to.clone().unwrap_or_default()) } }, None))
+                html! { textarea id="to" name="to" rows="2" { (f.to.clone().unwrap_or_default()) } }, None))
+            @if !lists.is_empty() {
+                (field("list", l.t("…nebo seznam kontaktů (pole jako {name} se doplní)", "…or a contact list (fields such as {name} are filled in)"),
+                    html! {
+                        select id="list" name="list" {
+                            option value="" { (l.t("– žádný –", "– none –")) }
+                            @for list in lists {
+                                option value=(list.id) selected[chosen == Some(list.id)] { (list.name) " (" (list.contacts) ")" }
+                            }
+                        }
+                    }, None))
+            }
             (field("from", l.t("Odesílatel (nepovinný)", "Sender (optional)"),
                 html! { input type="text" id="from" name="from" value=(f.from.clone().unwrap_or_default()) maxlength="16"; }, None))
             (field("text", l.t("Text zprávy", "Message text"),
@@ -248,6 +294,14 @@ fn send_form(ctx: &Ctx, f: &SendForm, preview: Option<&str>, error: Option<&str>
             div class="check" {
                 input type="checkbox" id="allow_transliteration" name="allow_transliteration" value="on" checked[ticked(&f.allow_transliteration)];
                 label for="allow_transliteration" { (l.t("Odstranit diakritiku, je-li zpráva díky tomu levnější (GSM-7)", "Remove diacritics when that makes the message cheaper (GSM-7)")) }
+            }
+            div class="check" {
+                input type="checkbox" id="marketing" name="marketing" value="on" checked[ticked(&f.marketing)];
+                label for="marketing" { (l.t("Obchodní sdělení (odejde jen příjemcům se souhlasem nebo stávajícím zákazníkům)", "Commercial message (goes only to recipients who consented or are existing customers)")) }
+            }
+            div class="check" {
+                input type="checkbox" id="append_marketing" name="append_marketing" value="on" checked[ticked(&f.append_marketing)];
+                label for="append_marketing" { (l.t("Doplnit značku OS, mou identifikaci a pokyn k odhlášení", "Add the OS mark, my identification and the opt-out instruction")) }
             }
             div {
                 button type="submit" name="action" value="send" { (l.t("Odeslat", "Send")) }
@@ -258,12 +312,45 @@ fn send_form(ctx: &Ctx, f: &SendForm, preview: Option<&str>, error: Option<&str>
     }
 }
 
-async fn send_page(ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require_user()?;
+#[derive(Deserialize)]
+pub struct SendQuery {
+    list: Option<String>,
+}
+
+async fn send_page(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    Query(q): Query<SendQuery>,
+) -> Result<Response, WebError> {
+    let user = ctx.require_user()?;
     let l = ctx.lang;
+    let lists = state
+        .store()
+        .contact_lists(user.account, None, 1000)
+        .await?;
     let title = l.t("Odeslat SMS", "Send SMS");
-    let body = html! { h1 { (title) } (send_form(&ctx, &SendForm::default(), None, None)) };
+    let f = SendForm {
+        list: q.list,
+        ..SendForm::default()
+    };
+    let body = html! { h1 { (title) } (send_form(&ctx, &f, &lists, None, None)) };
     Ok(ctx.html(layout::page_with(&ctx, Area::App, title, true, body)))
+}
+
+/// How many messages the form sends: the numbers typed, or the chosen list's contacts.
+async fn recipient_count(
+    state: &WebState,
+    account: domain::AccountId,
+    f: &SendForm,
+) -> Result<usize, WebError> {
+    Ok(match f.list_id() {
+        Some(id) => state
+            .store()
+            .contact_list(account, id)
+            .await?
+            .map_or(0, |list| usize::try_from(list.contacts).unwrap_or(0)),
+        None => recipients(f).len(),
+    })
 }
 
 /// The live preview for the page script: the same analysis as the Preview button.
@@ -272,10 +359,12 @@ async fn preview_json(
     ctx: Ctx,
     Form(f): Form<SendForm>,
 ) -> Result<Response, WebError> {
-    ctx.require_user()?;
+    let user = ctx.require_user()?;
     ctx.check_csrf(&f.csrf)?;
-    let summary = match analyse(&state, &f) {
-        Ok(p) => preview_summary(ctx.lang, &p, recipients(&f).len()),
+    let texts = state.store().marketing_texts(user.account).await?;
+    let count = recipient_count(&state, user.account, &f).await?;
+    let summary = match analyse(&state, &f, &composed_text(&f, &texts)) {
+        Ok(p) => preview_summary(ctx.lang, &p, count),
         Err(e) => e,
     };
     Ok(Json(serde_json::json!({ "summary": summary })).into_response())
@@ -290,19 +379,31 @@ async fn send(
     ctx.check_csrf(&f.csrf)?;
     let l = ctx.lang;
     let title = l.t("Odeslat SMS", "Send SMS");
+    let lists = state
+        .store()
+        .contact_lists(user.account, None, 1000)
+        .await?;
     let again = |status: StatusCode, preview: Option<&str>, error: Option<&str>| {
-        let body = html! { h1 { (title) } (send_form(&ctx, &f, preview, error)) };
+        let body = html! { h1 { (title) } (send_form(&ctx, &f, &lists, preview, error)) };
         ctx.html_status(
             status,
             layout::page_with(&ctx, Area::App, title, true, body),
         )
     };
-    let p = match analyse(&state, &f) {
+    let texts = state.store().marketing_texts(user.account).await?;
+    let text = composed_text(&f, &texts);
+    let p = match analyse(&state, &f, &text) {
         Ok(p) => p,
         Err(e) => return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, None, Some(&e))),
     };
-    let numbers = recipients(&f);
-    let summary = preview_summary(l, &p, numbers.len());
+    let list = f.list_id();
+    let numbers = if list.is_some() {
+        Vec::new()
+    } else {
+        recipients(&f)
+    };
+    let count = recipient_count(&state, user.account, &f).await?;
+    let summary = preview_summary(l, &p, count);
     if f.action.as_deref() == Some("preview") {
         return Ok(again(StatusCode::OK, Some(&summary), None));
     }
@@ -318,13 +419,13 @@ async fn send(
             ))
         }
     };
-    if numbers.is_empty() || numbers.len() > settings.max_recipients {
+    if list.is_none() && (numbers.is_empty() || numbers.len() > settings.max_recipients) {
         return Ok(again(
             StatusCode::UNPROCESSABLE_ENTITY,
             Some(&summary),
             Some(l.t(
-                "Zadejte alespoň jednoho příjemce.",
-                "Enter at least one recipient.",
+                "Zadejte alespoň jednoho příjemce nebo vyberte seznam.",
+                "Enter at least one recipient or choose a list.",
             )),
         ));
     }
@@ -344,10 +445,12 @@ async fn send(
     }
     let intake = api::messages::Intake {
         recipients: parsed.iter().map(|m| m.as_str().to_owned()).collect(),
-        text: f.text.clone().unwrap_or_default(),
+        text,
         from: Some(sender.as_str().to_owned()),
         client_ref: Some("web".to_owned()),
         allow_transliteration: ticked(&f.allow_transliteration),
+        to_list: list,
+        marketing: ticked(&f.marketing),
         ..api::messages::Intake::default()
     };
     match api::messages::accept(state.api_state(), user.account, intake, None, None).await {
@@ -832,6 +935,32 @@ mod tests {
         // the busiest day is full height (150), the other half of it
         assert!(svg.contains("height=\"150\""));
         assert!(svg.contains("height=\"75\""));
+    }
+
+    #[test]
+    fn commercial_marks_are_added_only_when_asked_and_once() {
+        let texts = (
+            Some("Firma s.r.o.".to_owned()),
+            Some("STOP na 9000".to_owned()),
+        );
+        let mut f = SendForm {
+            text: Some("Sleva 20 %".into()),
+            marketing: Some("on".into()),
+            ..SendForm::default()
+        };
+        assert_eq!(composed_text(&f, &texts), "Sleva 20 %");
+        f.append_marketing = Some("on".into());
+        assert_eq!(
+            composed_text(&f, &texts),
+            "OS: Sleva 20 %\nFirma s.r.o.\nSTOP na 9000"
+        );
+        f.text = Some("Sleva, STOP na 9000".into());
+        assert_eq!(
+            composed_text(&f, &texts),
+            "OS: Sleva, STOP na 9000\nFirma s.r.o."
+        );
+        f.marketing = None;
+        assert_eq!(composed_text(&f, &texts), "Sleva, STOP na 9000");
     }
 
     #[test]

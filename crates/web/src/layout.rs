@@ -83,13 +83,18 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 (nav_link(ctx, &ctx.app_link("/app/send"), l.t("Odeslat SMS", "Send SMS")))
                                 (nav_link(ctx, &ctx.app_link("/app/messages"), l.t("Zprávy", "Messages")))
                                 (nav_link(ctx, &ctx.app_link("/app/inbound"), l.t("Příchozí", "Inbound")))
+                                (nav_link(ctx, &ctx.app_link("/app/contacts"), l.t("Kontakty", "Contacts")))
+                                (nav_link(ctx, &ctx.app_link("/app/blacklist"), "Blacklist"))
                                 (nav_link(ctx, &ctx.app_link("/app/keys"), l.t("API klíče", "API keys")))
+                                (nav_link(ctx, &ctx.app_link("/app/smpp"), "SMPP"))
+                                (nav_link(ctx, &ctx.app_link("/app/webhooks"), "Webhooks"))
                                 (nav_link(ctx, &ctx.app_link("/app/security"), l.t("Zabezpečení", "Security")))
                             }
                             Area::Staff => {
                                 (nav_link(ctx, &ctx.app_link("/admin/"), l.t("Zákazníci", "Customers")))
                                 (nav_link(ctx, &ctx.app_link("/admin/messages"), l.t("Hledání zpráv", "Message search")))
                                 (nav_link(ctx, &ctx.app_link("/admin/connectors"), l.t("Konektory", "Connectors")))
+                                (nav_link(ctx, &ctx.app_link("/admin/recipients"), l.t("Žádosti příjemců", "Recipients' requests")))
                                 (nav_link(ctx, &ctx.app_link("/admin/audit"), l.t("Auditní záznam", "Audit log")))
                             }
                         }

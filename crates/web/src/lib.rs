@@ -25,10 +25,12 @@ pub mod ctx;
 mod error;
 mod forms;
 mod i18n;
+mod integrations;
 pub mod layout;
 mod policy;
 mod prague;
 pub mod public;
+mod recipients;
 mod security;
 
 use std::sync::Arc;
@@ -150,6 +152,8 @@ pub fn router(state: WebState) -> Router {
         .merge(auth::routes())
         .merge(app::routes())
         .merge(backoffice::routes())
+        .merge(recipients::routes())
+        .merge(integrations::routes())
         .route("/robots.txt", get(assets::robots))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
