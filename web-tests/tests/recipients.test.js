@@ -184,7 +184,7 @@ test("SMPP credentials and webhooks: secrets shown once, revocable, deliveries l
 test("back office: a recipient's restriction and erasure, and the block that stays", async () => {
   const ctx = await context(browser, server.base);
   const { page, email } = await newCustomer(server, ctx, "dpo");
-  server.cli("users", "set-role", "--email", email, "--role", "support");
+  server.cli("users", "set-role", "--email", email, "--role", "dpo");
   // A message to the number first, so that erasure has something to erase.
   await visit(page, "/app/send", null);
   await page.fill("#to", "777000888");

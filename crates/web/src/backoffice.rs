@@ -1,4 +1,4 @@
-//! The back office for staff (any role but `customer`): customers, message search across
+//! The back office for staff (each page needs a duty of the role, see `ctx::Duty`): customers, message search across
 //! accounts, the connectors' live state, and the audit log. Every view of personal data is
 //! recorded in `staff_audit_log` before it is shown (clause 12).
 
@@ -9,7 +9,7 @@ use axum::Router;
 use maud::html;
 use serde::Deserialize;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Duty};
 use crate::error::WebError;
 use crate::layout::{self, field, Area};
 use crate::{prague, WebState};
@@ -36,7 +36,7 @@ async fn customers(
     ctx: Ctx,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Customers)?;
     let l = ctx.lang;
     let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let now = store::now_us();
@@ -86,7 +86,7 @@ async fn messages(
     ctx: Ctx,
     Query(q): Query<NumberQuery>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Customers)?;
     let l = ctx.lang;
     let raw = q.to.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let number = raw.map(|t| sms::Msisdn::parse(t, &state.api().default_region));
@@ -136,7 +136,7 @@ async fn messages(
 }
 
 async fn connectors(State(state): State<WebState>, ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require_staff()?;
+    ctx.require_duty(Duty::Operations)?;
     let l = ctx.lang;
     let title = l.t("Konektory", "Connectors");
     let body = html! {
@@ -168,7 +168,7 @@ async fn connectors(State(state): State<WebState>, ctx: Ctx) -> Result<Response,
 }
 
 async fn audit(State(state): State<WebState>, ctx: Ctx) -> Result<Response, WebError> {
-    ctx.require_staff()?;
+    ctx.require_duty(Duty::Audit)?;
     let l = ctx.lang;
     let rows = state.store().staff_audit_log(200).await?;
     let title = l.t("Auditní záznam", "Audit log");

@@ -169,6 +169,20 @@ impl Ctx {
         Ok(u)
     }
 
+    /// A staff member whose role carries `duty`.
+    pub fn require_duty(&self, duty: Duty) -> Result<&WebUser, WebError> {
+        let u = self.require_staff()?;
+        if !duty.allowed(&u.role) {
+            return Err(WebError::Forbidden);
+        }
+        Ok(u)
+    }
+
+    /// Whether the signed-in user's role carries `duty` (for the navigation).
+    pub fn may(&self, duty: Duty) -> bool {
+        self.signed_in().is_some_and(|u| duty.allowed(&u.role))
+    }
+
     /// Refuses a form whose token is not the visitor's CSRF cookie.
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
         if self.csrf_is_new || !security::same(token, &self.csrf) {
@@ -236,6 +250,66 @@ impl Ctx {
             Lang::Cs => path.to_owned(),
             Lang::En if path.contains('?') => format!("{path}&lang=en"),
             Lang::En => format!("{path}?lang=en"),
+        }
+    }
+}
+
+/// What a part of the back office is for; each staff role carries some of these duties
+/// (`admin` all of them), so that staff see only what their work needs (GDPR Art. 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// Customers' accounts and their messages (support, billing, the DPO).
+    Customers,
+    /// Connectors and the service's state (support).
+    Operations,
+    /// Payments, invoices, debtors (billing).
+    Payments,
+    /// Recipients' and customers' requests, retention, lawful requests (the DPO).
+    Privacy,
+    /// The audit log (the DPO).
+    Audit,
+    /// Support tickets (support, the DPO).
+    Tickets,
+}
+
+impl Duty {
+    pub fn allowed(self, role: &str) -> bool {
+        match role {
+            "admin" => true,
+            "support" => matches!(self, Duty::Customers | Duty::Operations | Duty::Tickets),
+            "billing" => matches!(self, Duty::Customers | Duty::Payments),
+            "dpo" => matches!(
+                self,
+                Duty::Customers | Duty::Privacy | Duty::Audit | Duty::Tickets
+            ),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod duty_tests {
+    use super::Duty;
+
+    #[test]
+    fn roles_carry_their_duties_and_customers_none() {
+        assert!(Duty::Audit.allowed("admin"));
+        assert!(Duty::Audit.allowed("dpo"));
+        assert!(!Duty::Audit.allowed("support"));
+        assert!(!Duty::Privacy.allowed("billing"));
+        assert!(Duty::Payments.allowed("billing"));
+        assert!(!Duty::Payments.allowed("support"));
+        assert!(Duty::Operations.allowed("support"));
+        for d in [
+            Duty::Customers,
+            Duty::Operations,
+            Duty::Payments,
+            Duty::Privacy,
+            Duty::Audit,
+            Duty::Tickets,
+        ] {
+            assert!(!d.allowed("customer"));
+            assert!(!d.allowed(""));
         }
     }
 }

@@ -4,7 +4,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::assets::{CSS_PATH, JS_PATH};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Duty};
 use crate::i18n::{self, Lang};
 
 /// Which navigation a page shows.
@@ -91,11 +91,19 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 (nav_link(ctx, &ctx.app_link("/app/security"), l.t("Zabezpečení", "Security")))
                             }
                             Area::Staff => {
-                                (nav_link(ctx, &ctx.app_link("/admin/"), l.t("Zákazníci", "Customers")))
-                                (nav_link(ctx, &ctx.app_link("/admin/messages"), l.t("Hledání zpráv", "Message search")))
-                                (nav_link(ctx, &ctx.app_link("/admin/connectors"), l.t("Konektory", "Connectors")))
-                                (nav_link(ctx, &ctx.app_link("/admin/recipients"), l.t("Žádosti příjemců", "Recipients' requests")))
-                                (nav_link(ctx, &ctx.app_link("/admin/audit"), l.t("Auditní záznam", "Audit log")))
+                                @if ctx.may(Duty::Customers) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/"), l.t("Zákazníci", "Customers")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/messages"), l.t("Hledání zpráv", "Message search")))
+                                }
+                                @if ctx.may(Duty::Operations) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/connectors"), l.t("Konektory", "Connectors")))
+                                }
+                                @if ctx.may(Duty::Privacy) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/recipients"), l.t("Žádosti příjemců", "Recipients' requests")))
+                                }
+                                @if ctx.may(Duty::Audit) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/audit"), l.t("Auditní záznam", "Audit log")))
+                                }
                             }
                         }
                         @if let Some(u) = ctx.signed_in() {

@@ -16,7 +16,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use store::{Basis, BlacklistEntry, EntryKind, ImportRecord, ImportStatus, Scope, Source};
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Duty};
 use crate::error::WebError;
 use crate::forms::opt;
 use crate::i18n::Lang;
@@ -694,7 +694,7 @@ async fn staff_view(
     });
     let entries = match &parsed {
         Some(Ok(n)) => {
-            let staff = ctx.require_staff()?;
+            let staff = ctx.require_duty(Duty::Privacy)?;
             state
                 .store()
                 .audit_staff_view(
@@ -768,7 +768,7 @@ async fn staff_page(
     ctx: Ctx,
     Query(q): Query<StaffQuery>,
 ) -> Result<Response, WebError> {
-    ctx.require_staff()?;
+    ctx.require_duty(Duty::Privacy)?;
     let page = staff_view(&state, &ctx, q.number.as_deref(), None).await?;
     Ok(ctx.html(page))
 }
@@ -785,7 +785,7 @@ async fn staff_act(
     ctx: Ctx,
     Form(f): Form<StaffForm>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?.clone();
+    let staff = ctx.require_duty(Duty::Privacy)?.clone();
     ctx.check_csrf(&f.csrf)?;
     let l = ctx.lang;
     let api = state.api_state();
