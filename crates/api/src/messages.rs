@@ -367,49 +367,48 @@ pub async fn accept(
         return Err(ApiError::invalid("invalid-number", "to", detail).with_errors(errors));
     }
 
-    let blocked =
-        crate::blacklist::predicted_blocks(state, account, &messages, req.marketing).await?;
-    let response = SendResponse {
-        messages: messages
-            .iter()
-            .zip(blocked)
-            .map(|(m, b)| Accepted {
-                id: m.id,
-                to: &m.to,
-                status: if b.is_some() {
-                    MessageStatus::Blocked
-                } else {
-                    m.status
-                },
-                status_reason: b.map(store::BlockReason::text),
-                encoding: m.encoding,
-                parts: m.parts,
-                price_czk: if b.is_some() { Money::ZERO } else { m.price },
-            })
-            .collect(),
-        errors,
+    // What the answer says of each message; rendered from the writer's own Blacklist decisions
+    // (one lookup per group there), except that a replayable answer is stored with the
+    // submission and so is rendered before, from a lookup of its own.
+    let summaries: Vec<Summary> = messages
+        .iter()
+        .map(|m| Summary {
+            id: m.id,
+            to: m.to.clone(),
+            status: m.status,
+            encoding: m.encoding,
+            parts: m.parts,
+            price: m.price,
+        })
+        .collect();
+    let stored_response = match &idempotency {
+        Some(_) => {
+            let predicted =
+                crate::blacklist::predicted_blocks(state, account, &messages, req.marketing)
+                    .await?;
+            render_response(&summaries, &predicted, &errors)?
+        }
+        None => String::new(),
     };
-    let response = serde_json::to_string(&response).map_err(|e| ApiError::internal(&e))?;
     let accepted = messages.len() as u64;
-    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     let submission = Submission {
         account,
         submission_id: state.ids().next(),
         idempotency,
         messages,
-        response,
+        response: stored_response,
         now,
         smpp,
         marketing: req.marketing,
     };
-    let response = submission.response.clone();
-    match state.store().submit(submission).await? {
+    let (outcome, blocked) = state.store().submit_decided(submission).await?;
+    match outcome {
         SubmitOutcome::Accepted => {
             state.metrics().messages_accepted.inc_by(accepted);
             state.wake_dispatcher();
             Ok(AcceptedSubmission {
-                ids,
-                body: response,
+                ids: summaries.iter().map(|m| m.id).collect(),
+                body: render_response(&summaries, &blocked, &errors)?,
             })
         }
         SubmitOutcome::Replayed { response } => Ok(AcceptedSubmission {
@@ -425,6 +424,48 @@ pub async fn accept(
             required,
         } => Err(ApiError::insufficient_credit(available, required)),
     }
+}
+
+/// A stored message as the answer describes it.
+struct Summary {
+    id: MessageId,
+    to: String,
+    status: MessageStatus,
+    encoding: &'static str,
+    parts: u32,
+    price: Money,
+}
+
+/// The JSON answer of an accepted submission: a blocked message says why and costs nothing.
+fn render_response(
+    messages: &[Summary],
+    blocked: &[Option<store::BlockReason>],
+    errors: &[serde_json::Value],
+) -> Result<String, ApiError> {
+    let response = SendResponse {
+        messages: messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let b = blocked.get(i).copied().flatten();
+                Accepted {
+                    id: m.id,
+                    to: &m.to,
+                    status: if b.is_some() {
+                        MessageStatus::Blocked
+                    } else {
+                        m.status
+                    },
+                    status_reason: b.map(store::BlockReason::text),
+                    encoding: m.encoding,
+                    parts: m.parts,
+                    price_czk: if b.is_some() { Money::ZERO } else { m.price },
+                }
+            })
+            .collect(),
+        errors: errors.to_vec(),
+    };
+    serde_json::to_string(&response).map_err(|e| ApiError::internal(&e))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

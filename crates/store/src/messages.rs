@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
 use crate::accounts::ledger_entry;
-use crate::{writer, Result, Store, StoreError};
+use crate::{writer, BlockReason, Result, Store, StoreError};
 
 /// One message to one recipient, validated and priced by the caller.
 #[derive(Debug, Clone)]
@@ -152,6 +152,16 @@ impl Store {
     /// Submissions arriving together share one transaction (group commit). Messages to blocked
     /// recipients are stored `blocked` with the reason and cost nothing.
     pub async fn submit(&self, submission: Submission) -> Result<SubmitOutcome> {
+        Ok(self.submit_decided(submission).await?.0)
+    }
+
+    /// [`Store::submit`], also answering why each message was blocked (`None`: it will be
+    /// sent), in message order, as the writer decided it; empty unless `Accepted`.
+    /// A caller that answers from these decisions needs no Blacklist lookup of its own.
+    pub async fn submit_decided(
+        &self,
+        submission: Submission,
+    ) -> Result<(SubmitOutcome, Vec<Option<BlockReason>>)> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Hashed here, on the caller's task, not on the single writer task.
         let hashes = submission

@@ -25,8 +25,11 @@ pub(crate) struct Job {
     pub submission: Submission,
     /// The Blacklist hash of each message's number, in message order.
     pub hashes: Vec<String>,
-    pub reply: oneshot::Sender<Result<SubmitOutcome>>,
+    pub reply: oneshot::Sender<Result<Decided>>,
 }
+
+/// A submission's outcome and, when accepted, why each message is blocked.
+pub(crate) type Decided = (SubmitOutcome, Blocked);
 
 /// How often a group is decided again when another writer inserted one of its idempotency keys
 /// between our read and our insert (PostgreSQL with several nodes).
@@ -78,7 +81,7 @@ async fn commit_group(
     backend: Backend,
     pool: &AnyPool,
     subs: &[(&Submission, &[String])],
-) -> Result<Vec<SubmitOutcome>> {
+) -> Result<Vec<Decided>> {
     let mut conn = crate::write_conn(backend, pool, crate::Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
         let mut tx = conn.begin().await?;
@@ -108,7 +111,7 @@ async fn write_group(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
     group: &[(&Submission, &[String])],
-) -> Result<Option<Vec<SubmitOutcome>>> {
+) -> Result<Option<Vec<Decided>>> {
     let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
     let subs = subs.as_slice();
     let mut known_keys = existing_keys(backend, conn, subs).await?;
@@ -123,13 +126,16 @@ async fn write_group(
         let account = sub.account.get();
         if let Some(idem) = &sub.idempotency {
             if let Some((hash, response)) = known_keys.get(&(account, idem.key.clone())) {
-                outcomes.push(if *hash == idem.request_hash {
-                    SubmitOutcome::Replayed {
-                        response: response.clone(),
-                    }
-                } else {
-                    SubmitOutcome::IdempotencyMismatch
-                });
+                outcomes.push((
+                    if *hash == idem.request_hash {
+                        SubmitOutcome::Replayed {
+                            response: response.clone(),
+                        }
+                    } else {
+                        SubmitOutcome::IdempotencyMismatch
+                    },
+                    Vec::new(),
+                ));
                 continue;
             }
         }
@@ -146,10 +152,13 @@ async fn write_group(
                 Some(balance) if *balance >= total => *balance -= total,
                 other => {
                     let available = other.map_or(0, |b| *b);
-                    outcomes.push(SubmitOutcome::InsufficientCredit {
-                        available: Money::from_hundredths(available),
-                        required: Money::from_hundredths(total),
-                    });
+                    outcomes.push((
+                        SubmitOutcome::InsufficientCredit {
+                            available: Money::from_hundredths(available),
+                            required: Money::from_hundredths(total),
+                        },
+                        Vec::new(),
+                    ));
                     continue;
                 }
             }
@@ -164,7 +173,7 @@ async fn write_group(
             new_keys.push((sub, response));
         }
         accepted.push((sub, blocked));
-        outcomes.push(SubmitOutcome::Accepted);
+        outcomes.push((SubmitOutcome::Accepted, blocked.clone()));
     }
 
     if !insert_keys(backend, conn, &new_keys).await? {
