@@ -189,15 +189,21 @@ pub async fn erase_number(state: &AppState, n: &Msisdn) -> Result<store::Erasure
         .await?)
 }
 
-/// Restricts processing of `n` (Art. 18): kept, never sent to, by any account.
-pub async fn restrict_number(state: &AppState, n: &Msisdn, source: Source) -> Result<(), ApiError> {
+/// Blocks `n` for every account: `Restricted` (Art. 18: kept, never sent to) or `OptOut`
+/// (the recipient asked the operator for no messages at all).
+pub async fn block_globally(
+    state: &AppState,
+    n: &Msisdn,
+    kind: EntryKind,
+    source: Source,
+) -> Result<(), ApiError> {
     state
         .store()
         .add_to_blacklist(
             state.ids().next(),
             Scope::Global,
             n.as_str(),
-            EntryKind::Restricted,
+            kind,
             source,
             store::now_us(),
         )
@@ -234,7 +240,7 @@ pub async fn restrict(
 ) -> Result<Json<Value>, ApiError> {
     require_staff(&state, account).await?;
     let n = body_number(&state, body)?;
-    restrict_number(&state, &n, Source::Staff).await?;
+    block_globally(&state, &n, EntryKind::Restricted, Source::Staff).await?;
     Ok(Json(json!({"number": n.as_str(), "restricted": true})))
 }
 

@@ -143,15 +143,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     state.check_rate(account)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large("the request body is over the size limit")
-        } else {
-            ApiError::malformed(rejection.body_text())
-        }
-    })?;
-    let req: CreateRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::malformed(format!("invalid JSON: {e}")))?;
+    let (req, _): (CreateRequest, _) = crate::messages::parse_body(body)?;
     let (record, secret) = register(&state, account, &req.url, &req.events).await?;
     let mut body = webhook_json(&record);
     body["secret"] = json!(secret);

@@ -699,10 +699,7 @@ async fn keys_page(
                                 td { @if let Some(r) = k.revoked_at { (l.t("zneplatněn ", "revoked ")) (prague::format(r)) } @else { (l.t("platný", "active")) } }
                                 td {
                                     @if k.revoked_at.is_none() {
-                                        form class="inline" method="post" action=(ctx.app_link(&format!("/app/keys/{}/revoke", k.id))) {
-                                            input type="hidden" name="csrf" value=(ctx.csrf);
-                                            button type="submit" class="danger" { (l.t("Zneplatnit", "Revoke")) }
-                                        }
+                                        (layout::button_form(ctx, &format!("/app/keys/{}/revoke", k.id), &[], l.t("Zneplatnit", "Revoke"), "danger"))
                                     }
                                 }
                             }

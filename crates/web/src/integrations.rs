@@ -84,10 +84,7 @@ async fn smpp_view(
                                 td { @if let Some(r) = c.revoked_at { (l.t("zneplatněn ", "revoked ")) (prague::format(r)) } @else { (l.t("platný", "active")) } }
                                 td {
                                     @if c.revoked_at.is_none() {
-                                        form class="inline" method="post" action=(ctx.app_link(&format!("/app/smpp/{}/revoke", c.id))) {
-                                            input type="hidden" name="csrf" value=(ctx.csrf);
-                                            button type="submit" class="danger" { (l.t("Zneplatnit", "Revoke")) }
-                                        }
+                                        (layout::button_form(ctx, &format!("/app/smpp/{}/revoke", c.id), &[], l.t("Zneplatnit", "Revoke"), "danger"))
                                     }
                                 }
                             }
@@ -350,10 +347,7 @@ async fn webhook(
             }
         }
         h2 { (l.t("Smazat", "Delete")) }
-        form method="post" action=(ctx.app_link(&format!("/app/webhooks/{}/delete", w.id))) {
-            input type="hidden" name="csrf" value=(ctx.csrf);
-            button type="submit" class="danger" { (l.t("Smazat webhook", "Delete the webhook")) }
-        }
+        (layout::button_form(&ctx, &format!("/app/webhooks/{}/delete", w.id), &[], l.t("Smazat webhook", "Delete the webhook"), "danger"))
     };
     Ok(ctx.html(layout::page(&ctx, Area::App, title, body)))
 }

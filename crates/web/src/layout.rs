@@ -177,6 +177,26 @@ pub fn notice(kind: &str, text: &str) -> Markup {
     html! { div class=(format!("notice {kind}")) role=(role) { (text) } }
 }
 
+/// A form of one button that posts `hidden` fields (and the CSRF token) to `action`: the
+/// revoke, remove and delete buttons of tables.
+pub fn button_form(
+    ctx: &Ctx,
+    action: &str,
+    hidden: &[(&str, &str)],
+    label: &str,
+    class: &str,
+) -> Markup {
+    html! {
+        form class="inline" method="post" action=(ctx.app_link(action)) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            @for (name, value) in hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
 /// A labelled input.
 pub fn field(id: &str, label: &str, input: Markup, hint: Option<&str>) -> Markup {
     html! {

@@ -275,11 +275,7 @@ async fn list_page(
                                 td { code { (c.fields.as_deref().unwrap_or("")) } }
                                 td { (basis_name(l, c.basis)) }
                                 td {
-                                    form class="inline" method="post" action=(ctx.app_link(&format!("/app/contacts/{}/remove", list.id))) {
-                                        input type="hidden" name="csrf" value=(ctx.csrf);
-                                        input type="hidden" name="number" value=(c.number);
-                                        button type="submit" class="secondary" { (l.t("Odebrat", "Remove")) }
-                                    }
+                                    (layout::button_form(&ctx, &format!("/app/contacts/{}/remove", list.id), &[("number", &c.number)], l.t("Odebrat", "Remove"), "secondary"))
                                 }
                             }
                         }
@@ -293,10 +289,7 @@ async fn list_page(
             }
         }
         h2 { (l.t("Smazat seznam", "Delete the list")) }
-        form method="post" action=(ctx.app_link(&format!("/app/contacts/{}/delete", list.id))) {
-            input type="hidden" name="csrf" value=(ctx.csrf);
-            button type="submit" class="danger" { (l.t("Smazat seznam i jeho kontakty", "Delete the list and its contacts")) }
-        }
+        (layout::button_form(&ctx, &format!("/app/contacts/{}/delete", list.id), &[], l.t("Smazat seznam i jeho kontakty", "Delete the list and its contacts"), "danger"))
     };
     Ok(ctx.html(layout::page_with(&ctx, Area::App, &list.name, true, body)))
 }
@@ -550,11 +543,7 @@ async fn blacklist_view(
                                 td { (prague::format(e.created_at)) }
                                 td {
                                     @if let (Some(n), true) = (&e.number, e.source != Source::Recipient) {
-                                        form class="inline" method="post" action=(ctx.app_link("/app/blacklist/remove")) {
-                                            input type="hidden" name="csrf" value=(ctx.csrf);
-                                            input type="hidden" name="number" value=(n);
-                                            button type="submit" class="secondary" { (l.t("Odebrat", "Remove")) }
-                                        }
+                                        (layout::button_form(ctx, "/app/blacklist/remove", &[("number", n)], l.t("Odebrat", "Remove"), "secondary"))
                                     }
                                 }
                             }
@@ -799,30 +788,25 @@ async fn staff_act(
     };
     let now = store::now_us();
     let done: String = match f.action.as_str() {
-        "block" => {
-            state
-                .store()
-                .add_to_blacklist(
-                    state.ids().next(),
-                    Scope::Global,
-                    n.as_str(),
-                    EntryKind::OptOut,
-                    Source::Staff,
-                    now,
-                )
-                .await?;
-            l.t(
-                "Na číslo se už nic neodešle.",
-                "Nothing will be sent to the number.",
-            )
-            .to_owned()
-        }
-        "restrict" => {
-            api::blacklist::restrict_number(api, &n, Source::Staff)
+        "block" | "restrict" => {
+            let kind = if f.action == "block" {
+                EntryKind::OptOut
+            } else {
+                EntryKind::Restricted
+            };
+            api::blacklist::block_globally(api, &n, kind, Source::Staff)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
-            l.t("Zpracování je omezeno.", "Processing is restricted.")
+            if f.action == "block" {
+                l.t(
+                    "Na číslo se už nic neodešle.",
+                    "Nothing will be sent to the number.",
+                )
                 .to_owned()
+            } else {
+                l.t("Zpracování je omezeno.", "Processing is restricted.")
+                    .to_owned()
+            }
         }
         "unrestrict" => {
             if state.store().lift_restriction(n.as_str()).await? {
