@@ -49,6 +49,17 @@ impl Store {
             )
             .await?;
         }
+        crate::audit::record(
+            &mut tx,
+            &crate::audit::AuditEntry::new(
+                "cli",
+                "account.create",
+                format!("account:{id}"),
+                "account created",
+            ),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

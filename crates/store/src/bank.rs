@@ -647,5 +647,17 @@ async fn log_decision(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    crate::audit::record(
+        conn,
+        &crate::audit::AuditEntry::new(
+            decided_by,
+            format!("payment.{decision}"),
+            account.map_or(format!("bank_transaction:{id}"), |a| format!("account:{a}")),
+            note,
+        )
+        .details(format!("bank_transaction={id}")),
+        now,
+    )
+    .await?;
     Ok(())
 }

@@ -273,7 +273,9 @@ pub(crate) async fn numbers_with_basis(
     let mut with_basis = HashSet::new();
     for chunk in numbers.chunks(1000) {
         let sql = format!(
-            "SELECT DISTINCT account_id, number FROM contacts WHERE basis IS NOT NULL AND number IN ({})",
+            "SELECT DISTINCT c.account_id, c.number FROM contacts c WHERE c.basis IS NOT NULL AND c.number IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM marketing_objections o WHERE o.number = c.number \
+             AND o.account_id IN (0, c.account_id))",
             sql::list(backend, 1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
@@ -345,6 +347,18 @@ impl Store {
         if added && kind != EntryKind::Erased {
             self.block_queued(&mut tx, scope, number, now).await?;
         }
+        if added {
+            self.audit_blacklist(
+                &mut tx,
+                source.as_str(),
+                "blacklist.add",
+                scope,
+                number,
+                kind.as_str(),
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(added)
     }
@@ -410,13 +424,25 @@ impl Store {
         if Source::parse(&source)? == Source::Recipient {
             return Ok(Removal::FromRecipient);
         }
+        let mut tx = conn.begin().await?;
         sqlx::query(
             "DELETE FROM blacklist WHERE number_hash = $1 AND account_id = $2 AND kind = 'opt_out'",
         )
         .bind(hash.as_str())
         .bind(account.get())
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
+        self.audit_blacklist(
+            &mut tx,
+            &format!("account:{account}"),
+            "blacklist.remove",
+            Scope::Account(account),
+            number,
+            "opt_out",
+            crate::now_us(),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(Removal::Removed)
     }
 
@@ -494,12 +520,27 @@ impl Store {
 
     /// Lifts a restriction; `false` if there was none.
     pub async fn lift_restriction(&self, number: &str) -> Result<bool> {
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query(
             "DELETE FROM blacklist WHERE number_hash = $1 AND account_id = 0 AND kind = 'restricted'",
         )
         .bind(self.key.hash(number))
-        .execute(&mut *self.write_conn(crate::Durability::Full).await?)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            self.audit_blacklist(
+                &mut tx,
+                "staff",
+                "blacklist.lift_restriction",
+                Scope::Global,
+                number,
+                "restricted",
+                crate::now_us(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -518,6 +559,37 @@ impl Store {
         let mut tx = conn.begin().await?;
         self.apply_keywords_in(&mut tx, replies, now).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit entry of a Blacklist change; the number is named by its keyed hash.
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_blacklist(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        actor: &str,
+        action: &str,
+        scope: Scope,
+        number: &str,
+        kind: &str,
+        now: i64,
+    ) -> Result<()> {
+        let scope = match scope {
+            Scope::Global => "global".to_owned(),
+            Scope::Account(a) => format!("account:{a}"),
+        };
+        crate::audit::record(
+            tx,
+            &crate::audit::AuditEntry::new(
+                actor,
+                action,
+                format!("number:{}", self.key.hash(number)),
+                kind,
+            )
+            .details(format!("scope={scope}")),
+            now,
+        )
+        .await?;
         Ok(())
     }
 
@@ -544,6 +616,16 @@ impl Store {
                     .await?
                     {
                         self.block_queued(tx, scope, number, now).await?;
+                        self.audit_blacklist(
+                            tx,
+                            "recipient",
+                            "blacklist.add",
+                            scope,
+                            number,
+                            "opt_out",
+                            now,
+                        )
+                        .await?;
                     }
                 }
                 (Keyword::OptOut, None) => {
@@ -563,6 +645,16 @@ impl Store {
                     .await?
                     {
                         self.block_queued(tx, Scope::Global, number, now).await?;
+                        self.audit_blacklist(
+                            tx,
+                            "recipient",
+                            "blacklist.add",
+                            Scope::Global,
+                            number,
+                            "opt_out",
+                            now,
+                        )
+                        .await?;
                     }
                 }
                 (Keyword::OptIn, account) => {
@@ -573,6 +665,17 @@ impl Store {
                     .bind(self.key.hash(number))
                     .bind(account.map_or(-1, |a| a.get()))
                     .execute(&mut *tx)
+                    .await?;
+                    let scope = account.map_or(Scope::Global, Scope::Account);
+                    self.audit_blacklist(
+                        tx,
+                        "recipient",
+                        "blacklist.opt_in",
+                        scope,
+                        number,
+                        "opt_out",
+                        now,
+                    )
                     .await?;
                 }
             }
@@ -632,6 +735,16 @@ impl Store {
         .await?
         .rows_affected();
         report.other_rows_scrubbed = scrub(self.backend, &mut tx, number, forms).await?;
+        self.audit_blacklist(
+            &mut tx,
+            "staff",
+            "blacklist.erase",
+            Scope::Global,
+            number,
+            "erased",
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -663,15 +776,15 @@ impl Store {
 }
 
 /// Columns the erasure sweep leaves alone: keyed or one-way hashes and ciphertexts, which a
-/// replacement would only corrupt. The append-only ledger is left alone whole (its references
-/// name submissions and messages, never numbers).
+/// replacement would only corrupt. The append-only ledger and audit log are left alone whole
+/// (their references name submissions, messages and keyed hashes, never numbers).
 const SKIP_SCRUB: &[(&str, &str)] = &[
     ("blacklist", "number_hash"),
     ("api_keys", "key_hash"),
     ("webhooks", "secret"),
     ("smpp_credentials", "password_hash"),
 ];
-const SKIP_TABLES: &[&str] = &["ledger_entries"];
+const SKIP_TABLES: &[&str] = &["ledger_entries", "audit_log"];
 
 fn like_escape(s: &str) -> String {
     // Numbers contain no LIKE wildcards; keep it that way for anything else.
@@ -752,14 +865,25 @@ pub(crate) struct TextColumn {
     json_type: Option<String>,
 }
 
+/// Whether a column holds a hash or ciphertext that no erasure may touch.
+pub(crate) fn is_hash_column(table: &str, column: &str) -> bool {
+    SKIP_SCRUB.contains(&(table, column))
+}
+
 impl TextColumn {
-    fn as_text(&self) -> String {
+    pub(crate) fn table_name(&self) -> &str {
+        &self.table
+    }
+    pub(crate) fn column_name(&self) -> &str {
+        &self.column
+    }
+    pub(crate) fn as_text(&self) -> String {
         match &self.json_type {
             None => format!("\"{}\"", self.column),
             Some(_) => format!("CAST(\"{}\" AS TEXT)", self.column),
         }
     }
-    fn stored_from_text(&self, expr: &str) -> String {
+    pub(crate) fn stored_from_text(&self, expr: &str) -> String {
         match &self.json_type {
             None => expr.to_owned(),
             Some(t) => format!("CAST({expr} AS {t})"),

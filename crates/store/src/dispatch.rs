@@ -14,10 +14,10 @@ use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::{Connection, Row};
 
 use crate::accounts::ledger_entry;
-use crate::blacklist::{block_for, end_blocked, entries_for};
+use crate::blacklist::{block_for, end_blocked, entries_for, numbers_with_basis};
 use crate::messages::{insert_event_rows, insert_events, EventRow};
 use crate::sql;
-use crate::{Backend, Result, Store, StoreError};
+use crate::{Backend, BlockReason, Result, Store, StoreError};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub struct Receipt {
 }
 
 const CLAIM_RETURNING: &str =
-    "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts";
+    "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts, marketing";
 
 impl Store {
     /// Claims up to `limit` due messages for this node until `lease_until`.
@@ -102,6 +102,10 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
+        let marketing: Vec<bool> = rows
+            .iter()
+            .map(|r| Ok(r.try_get::<i64, _>("marketing")? != 0))
+            .collect::<Result<_>>()?;
         let claimed = rows
             .iter()
             .map(|r| {
@@ -124,10 +128,27 @@ impl Store {
         let hashes: Vec<String> = claimed.iter().map(|c| self.key.hash(&c.to)).collect();
         let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
         let blocks = entries_for(self.backend, &mut tx, &refs).await?;
+        // A commercial message also needs its basis still standing: an objection or a
+        // withdrawn consent after it was scheduled stops it here.
+        let commercial: Vec<&str> = claimed
+            .iter()
+            .zip(&marketing)
+            .filter(|(_, m)| **m)
+            .map(|(c, _)| c.to.as_str())
+            .collect();
+        let with_basis = if commercial.is_empty() {
+            HashSet::new()
+        } else {
+            numbers_with_basis(self.backend, &mut tx, &commercial).await?
+        };
         let mut ended = Vec::new();
         let mut send = Vec::with_capacity(claimed.len());
-        for (c, hash) in claimed.into_iter().zip(&hashes) {
-            match block_for(&blocks, hash, c.account) {
+        for ((c, hash), m) in claimed.into_iter().zip(&hashes).zip(marketing) {
+            let reason = block_for(&blocks, hash, c.account).or_else(|| {
+                (m && !with_basis.contains(&(c.account.get(), c.to.clone())))
+                    .then_some(BlockReason::NoMarketingBasis)
+            });
+            match reason {
                 None => send.push(c),
                 Some(reason) => ended.push((c.id.get(), c.account, c.price.hundredths(), reason)),
             }

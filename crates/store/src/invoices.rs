@@ -177,7 +177,20 @@ pub(crate) async fn issue(
     .bind(req.now)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.try_get("id")?)
+    let id: i64 = row.try_get("id")?;
+    crate::audit::record(
+        conn,
+        &crate::audit::AuditEntry::new(
+            "system",
+            "invoice.issue",
+            format!("account:{}", req.account),
+            "billing",
+        )
+        .details(format!("invoice={id} series={series} seq={seq}")),
+        req.now,
+    )
+    .await?;
+    Ok(id)
 }
 
 /// The invoice issued for a paid bank transaction that no credit note has corrected yet.

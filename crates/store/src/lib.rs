@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+pub mod audit;
 mod bank;
 mod billing;
 mod blacklist;
@@ -24,8 +25,11 @@ pub mod feed;
 mod inbound;
 mod invoices;
 mod messages;
+mod privacy;
+mod retention;
 mod smpp;
 mod sql;
+mod tickets;
 mod web;
 mod webhooks;
 mod writer;
@@ -55,7 +59,15 @@ pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,
 };
+pub use privacy::{
+    CodeCheck, CustomerErasure, DataRequest, DataTable, NewConsent, NewDataRequest, RequestKind,
+    ERASED,
+};
+pub use retention::{
+    CategoryRun, HoldTarget, LegalHold, NewLegalHold, RetentionLine, RetentionRun,
+};
 pub use smpp::{OwedReceipt, PendingMo, ReceiptMode, SmppCredential, SmppOrigin};
+pub use tickets::{NewTicket, Ticket, TicketKind, TicketMessage};
 pub use web::{
     ApiKeyRecord, AuditRow, ConsentRecord, CustomerRow, DashboardStats, NewWebUser, WebSession,
     WebUser,

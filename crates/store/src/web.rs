@@ -9,6 +9,7 @@ use domain::{AccountId, Money};
 use sqlx::any::AnyRow;
 use sqlx::{Connection, Row};
 
+use crate::audit::AuditEntry;
 use crate::{MessageRecord, Result, Store, StoreError};
 
 /// A person who signs in to the web, linked to one customer account.
@@ -224,6 +225,21 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        crate::audit::record(
+            &mut tx,
+            &AuditEntry::new(
+                format!("user:{}", u.id),
+                "account.create",
+                format!("user:{}", u.id),
+                "registration",
+            )
+            .details(format!(
+                "account={} terms={} age_text={}",
+                u.account, u.terms_version, u.age_text_version
+            )),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -262,19 +278,56 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Runs one change and its audit entry in one transaction; returns the rows changed (no
+    /// entry when nothing changed).
+    async fn exec_audited(
+        &self,
+        sql: &str,
+        binds: Vec<Bind>,
+        entry: AuditEntry,
+        now: i64,
+    ) -> Result<u64> {
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = conn.begin().await?;
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = match b {
+                Bind::I(v) => q.bind(v),
+                Bind::OI(v) => q.bind(v),
+                Bind::S(v) => q.bind(v),
+                Bind::OS(v) => q.bind(v),
+            };
+        }
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            crate::audit::record(&mut tx, &entry, now).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     pub async fn set_web_user_verified(&self, user: i64, now: i64) -> Result<()> {
-        self.exec_write(
+        self.exec_audited(
             "UPDATE web_users SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL",
             vec![Bind::I(now), Bind::I(user)],
+            AuditEntry::new(format!("user:{user}"), "account.verify_email", format!("user:{user}"), "e-mail link"),
+            now,
         )
         .await?;
         Ok(())
     }
 
     pub async fn set_web_user_password(&self, user: i64, password_hash: &str) -> Result<()> {
-        self.exec_write(
+        self.exec_audited(
             "UPDATE web_users SET password_hash = $1, locked_until = NULL WHERE id = $2",
             vec![Bind::S(password_hash.to_owned()), Bind::I(user)],
+            AuditEntry::new(
+                format!("user:{user}"),
+                "account.password",
+                format!("user:{user}"),
+                "password set",
+            ),
+            crate::now_us(),
         )
         .await?;
         Ok(())
@@ -287,13 +340,24 @@ impl Store {
         secret: Option<&str>,
         enabled_at: Option<i64>,
     ) -> Result<()> {
-        self.exec_write(
+        self.exec_audited(
             "UPDATE web_users SET totp_secret = $1, totp_enabled_at = $2 WHERE id = $3",
             vec![
                 Bind::OS(secret.map(str::to_owned)),
                 Bind::OI(enabled_at),
                 Bind::I(user),
             ],
+            AuditEntry::new(
+                format!("user:{user}"),
+                if enabled_at.is_some() {
+                    "account.totp_on"
+                } else {
+                    "account.totp_setup"
+                },
+                format!("user:{user}"),
+                "two-factor sign-in",
+            ),
+            crate::now_us(),
         )
         .await?;
         Ok(())
@@ -302,18 +366,32 @@ impl Store {
     /// Sets a user's role; false when no user has this e-mail.
     pub async fn set_web_user_role(&self, email: &str, role: &str) -> Result<bool> {
         let n = self
-            .exec_write(
+            .exec_audited(
                 "UPDATE web_users SET role = $1 WHERE email = $2",
                 vec![Bind::S(role.to_owned()), Bind::S(email.to_owned())],
+                AuditEntry::new(
+                    "cli",
+                    "account.role",
+                    format!("email:{}", self.number_hash(email)),
+                    format!("role={role}"),
+                ),
+                crate::now_us(),
             )
             .await?;
         Ok(n > 0)
     }
 
     pub async fn lock_web_user(&self, user: i64, until: i64) -> Result<()> {
-        self.exec_write(
+        self.exec_audited(
             "UPDATE web_users SET locked_until = $1 WHERE id = $2",
             vec![Bind::I(until), Bind::I(user)],
+            AuditEntry::new(
+                "system",
+                "account.lock",
+                format!("user:{user}"),
+                "failed sign-ins",
+            ),
+            crate::now_us(),
         )
         .await?;
         Ok(())
@@ -509,6 +587,25 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        let summary: Vec<String> = choices
+            .iter()
+            .map(|(p, g)| format!("{p}={}", u8::from(*g)))
+            .collect();
+        crate::audit::record(
+            &mut tx,
+            &AuditEntry::new(
+                self.audit_subject(subject),
+                "consent.choice",
+                self.audit_subject(subject),
+                source,
+            )
+            .details(format!(
+                "{} text={text_version} channel={channel}",
+                summary.join(" ")
+            )),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -570,6 +667,18 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        crate::audit::record(
+            &mut tx,
+            &AuditEntry::new(
+                self.audit_subject(&record.subject),
+                "consent.withdraw",
+                self.audit_subject(&record.subject),
+                record.purpose.as_str(),
+            )
+            .details(format!("consent={id}")),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(record))
     }
@@ -611,9 +720,12 @@ impl Store {
     /// Revokes one live key of the account; false when there is none with this id.
     pub async fn revoke_api_key(&self, account: AccountId, id: i64, now: i64) -> Result<bool> {
         let n = self
-            .exec_write(
+            .exec_audited(
                 "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
                 vec![Bind::I(now), Bind::I(id), Bind::I(account.get())],
+                AuditEntry::new(format!("account:{account}"), "account.revoke_key", format!("account:{account}"), "web app")
+                    .details(format!("api_key={id}")),
+                now,
             )
             .await?;
         Ok(n > 0)
@@ -707,7 +819,7 @@ impl Store {
         rows.iter().map(crate::messages::message_from_row).collect()
     }
 
-    /// Records a staff member's view of personal data.
+    /// Records a staff member's view of personal data in the audit log.
     pub async fn audit_staff_view(
         &self,
         staff_user: i64,
@@ -715,36 +827,43 @@ impl Store {
         subject: &str,
         now: i64,
     ) -> Result<()> {
-        self.exec_write(
-            "INSERT INTO staff_audit_log (staff_user, action, subject, at) VALUES ($1, $2, $3, $4)",
-            vec![
-                Bind::I(staff_user),
-                Bind::S(action.to_owned()),
-                Bind::S(subject.to_owned()),
-                Bind::I(now),
-            ],
+        // Numbers searched for are named by their keyed hash, never in clear.
+        let subject = if subject.starts_with('+') {
+            format!("number:{}", self.number_hash(subject))
+        } else {
+            subject.to_owned()
+        };
+        self.audit(
+            &crate::audit::AuditEntry::new(
+                format!("user:{staff_user}"),
+                format!("staff.{action}"),
+                subject,
+                "back office view",
+            ),
+            now,
         )
         .await?;
         Ok(())
     }
 
+    /// The latest staff views of personal data, from the audit log.
     pub async fn staff_audit_log(&self, limit: u32) -> Result<Vec<AuditRow>> {
-        let sql = format!(
-            "SELECT id, staff_user, action, subject, at FROM staff_audit_log ORDER BY id DESC LIMIT {}",
-            limit.clamp(1, 1000)
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    id: r.try_get("id")?,
-                    staff_user: r.try_get("staff_user")?,
-                    action: r.try_get("action")?,
-                    subject: r.try_get("subject")?,
-                    at: r.try_get("at")?,
-                })
+        let rows = self.audit_entries(None, None, limit.clamp(1, 1000)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRow {
+                id: r.id,
+                staff_user: r
+                    .entry
+                    .actor
+                    .strip_prefix("user:")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0),
+                action: r.entry.action,
+                subject: r.entry.subject,
+                at: r.at,
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -405,7 +405,7 @@ async fn reserve_credit(
     Ok(())
 }
 
-const COLS: usize = 17;
+const COLS: usize = 18;
 const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_messages(
@@ -426,7 +426,7 @@ async fn insert_messages(
         let sql = format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, status_reason, client_ref, scheduled_at, due_at, expires_at, created_at, \
-             updated_at) VALUES {}",
+             updated_at, marketing) VALUES {}",
             sql::rows(backend, 1, chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
@@ -452,7 +452,8 @@ async fn insert_messages(
                 .bind(m.due_at)
                 .bind(m.expires_at)
                 .bind(s.now)
-                .bind(s.now);
+                .bind(s.now)
+                .bind(i64::from(s.marketing));
         }
         q.execute(&mut *conn).await?;
     }
