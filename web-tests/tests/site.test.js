@@ -272,8 +272,58 @@ test("back office: staff only, and staff views are audited", async () => {
   server.cli("users", "set-role", "--email", email, "--role", "dpo");
   await visit(page, "/admin/connectors", null, 403);
   await visit(page, "/admin/audit", "43-admin-audit");
-  await page.getByRole("cell", { name: "search_messages" }).waitFor();
-  await page.getByRole("cell", { name: "+420777123456" }).first().waitFor();
+  await page.getByRole("cell", { name: "staff.search_messages" }).first().waitFor();
+  // The audit log names the number by its keyed hash, never in clear.
+  await page.getByRole("cell", { name: /^number:[0-9a-f]{64}$/ }).first().waitFor();
+  assert.equal(await page.getByRole("cell", { name: "+420777123456" }).count(), 0);
+  await page.getByText("The hash chain is intact", { exact: false }).or(page.getByText("Řetězec otisků je neporušený", { exact: false })).waitFor();
+  assert.deepEqual(ctx.unexpected(), []);
+  await ctx.close();
+});
+
+test("privacy centre, tickets and the DPO's back office", async () => {
+  const ctx = await context(browser, server.base);
+  const page = await ctx.newPage();
+  const email = `privacy.${Date.now()}@example.cz`;
+  ctx.allowStatus(403);
+  await register(page, { email, birth: "1990-05-01" });
+  await verifyLatest(page);
+  await signIn(page, email);
+  await visit(page, "/app/privacy", "50-app-privacy");
+  // Give, then withdraw, consent to commercial SMS: one click each, recorded at once.
+  const smsRow = page.getByRole("row", { name: /SMS/ });
+  await Promise.all([page.waitForNavigation(), smsRow.getByRole("button").click()]);
+  await smsRow.getByRole("cell", { name: "udělen", exact: true }).waitFor();
+  await Promise.all([page.waitForNavigation(), smsRow.getByRole("button").click()]);
+  await smsRow.getByRole("cell", { name: "neudělen", exact: true }).waitFor();
+  // An access request, filed signed in, is verified by the session: the archive downloads.
+  await page.selectOption("#kind", "access");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/privacy/requests'] button[type=submit]")]);
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: /ZIP/ }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^osobni-udaje-\d+\.zip$/);
+  // An erasure request waits for the DPO.
+  await page.selectOption("#kind", "erasure");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/privacy/requests'] button[type=submit]")]);
+  // A ticket and its conversation.
+  await visit(page, "/app/tickets", "51-app-tickets");
+  await page.fill("#subject", "Dotaz k vyúčtování");
+  await page.fill("#body", "Dobrý den, jak funguje kredit?");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/app/tickets'] button[type=submit]")]);
+  await page.getByText("Dobrý den, jak funguje kredit?").waitFor();
+  assert.equal((await page.goto("/admin/dsr")).status(), 403);
+  server.cli("users", "set-role", "--email", email, "--role", "dpo");
+  await visit(page, "/admin/dsr", "52-admin-dsr");
+  await page.getByRole("cell", { name: "Výmaz" }).waitFor();
+  await visit(page, "/admin/retention", "53-admin-retention");
+  await visit(page, "/admin/processing", "54-admin-processing");
+  await page.getByText("standardních smluvních doložek", { exact: false }).first().waitFor();
+  await visit(page, "/admin/tickets", "55-admin-tickets");
+  await page.getByRole("cell", { name: "Dotaz k vyúčtování" }).waitFor();
+  await visit(page, "/admin/audit", "56-admin-audit");
+  await page.getByRole("cell", { name: "dsr.file" }).first().waitFor();
   assert.deepEqual(ctx.unexpected(), []);
   await ctx.close();
 });

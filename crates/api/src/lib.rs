@@ -6,6 +6,8 @@
 //! - `contacts` (lists, CSV imports via the streaming `csv` reader, sending to a list),
 //!   `blacklist` (opt-outs; staff erasure and restriction) and `marketing` (commercial-message
 //!   rules) protect recipients.
+//! - `privacy`: objections, support tickets, the audit check, the retention report and lawful
+//!   requests (`/v1/privacy/*`), and the archive of an access or portability answer.
 //! - `messages`, `account` and `ops` are the resource modules; the fragments in `openapi/`
 //!   (one per resource module, merged by `ops::openapi_document`) document them.
 //!
@@ -28,6 +30,7 @@ pub mod messages;
 mod metrics;
 mod ops;
 mod paging;
+pub mod privacy;
 pub mod smpp_credentials;
 mod state;
 mod timefmt;
@@ -112,6 +115,16 @@ pub fn router(state: AppState) -> Router {
             "/v1/account/marketing",
             get(marketing::get).put(marketing::put),
         )
+        .route("/v1/privacy/objections", post(privacy::object))
+        .route(
+            "/v1/privacy/tickets",
+            post(privacy::open_ticket).get(privacy::tickets),
+        )
+        .route("/v1/privacy/tickets/{id}", get(privacy::ticket))
+        .route("/v1/privacy/tickets/{id}/messages", post(privacy::reply))
+        .route("/v1/privacy/audit/verify", get(privacy::verify_audit))
+        .route("/v1/privacy/retention", get(privacy::retention))
+        .route("/v1/privacy/lawful-requests", post(privacy::lawful_request))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod billing;
+pub mod privacy;
 pub mod settings;
 mod smsc_sim;
 mod tls;
@@ -96,6 +97,21 @@ enum Command {
     Invoices {
         #[command(subcommand)]
         command: billing::InvoicesCommand,
+    },
+    /// The audit log: verify its hash chain, list entries.
+    Audit {
+        #[command(subcommand)]
+        command: privacy::AuditCommand,
+    },
+    /// Retention: run the job, the report, legal holds.
+    Retention {
+        #[command(subcommand)]
+        command: privacy::RetentionCommand,
+    },
+    /// Data-subject requests, objections, tickets and lawful requests.
+    Privacy {
+        #[command(subcommand)]
+        command: privacy::PrivacyCommand,
     },
     /// Users of the web app and back office.
     Users {
@@ -246,6 +262,19 @@ pub fn main() -> anyhow::Result<()> {
             Command::Invoices { command } => {
                 let store = connect(&settings).await?;
                 billing::invoices(&store, &settings.billing, command).await
+            }
+            Command::Audit { command } => {
+                let store = connect(&settings).await?;
+                privacy::audit(&store, command).await
+            }
+            Command::Retention { command } => {
+                let store = connect(&settings).await?;
+                privacy::retention(&store, command).await
+            }
+            Command::Privacy { command } => {
+                let store = connect(&settings).await?;
+                let ids = IdGenerator::new(settings.node_id);
+                privacy::privacy(&store, &ids, &settings.default_region, command).await
             }
             Command::Users {
                 command: UsersCommand::SetRole { email, role },
@@ -573,6 +602,8 @@ async fn serve(
         worker_metrics,
         shutdown.clone(),
     ));
+    // Retention (seed clause 4): once a day, in batches that never hold the writer for long.
+    tasks.spawn(privacy::daily_retention(store.clone(), shutdown.clone()));
     // Webhooks: the fan-out turns feed events into deliveries, the sender posts them; both
     // stop with the dispatchers (an attempt in flight finishes first).
     tasks.spawn(

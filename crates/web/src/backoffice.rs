@@ -1,6 +1,6 @@
 //! The back office for staff (each page needs a duty of the role, see `ctx::Duty`): customers, message search across
 //! accounts, the connectors' live state, and the audit log. Every view of personal data is
-//! recorded in `staff_audit_log` before it is shown (clause 12).
+//! recorded in the audit log (`audit_log`, hash-chained) before it is shown (clause 12).
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -170,17 +170,29 @@ async fn connectors(State(state): State<WebState>, ctx: Ctx) -> Result<Response,
 async fn audit(State(state): State<WebState>, ctx: Ctx) -> Result<Response, WebError> {
     ctx.require_duty(Duty::Audit)?;
     let l = ctx.lang;
-    let rows = state.store().staff_audit_log(200).await?;
+    let rows = state.store().audit_entries(None, None, 200).await?;
+    let check = state.store().verify_audit_log().await?;
     let title = l.t("Auditní záznam", "Audit log");
     let body = html! {
         h1 { (title) }
+        @match &check.first_break {
+            None => { (layout::notice("ok", &format!("{} {}", l.t("Řetězec otisků je neporušený; záznamů:", "The hash chain is intact; entries:"), check.entries))) }
+            Some(b) => { (layout::notice("error", &format!("{} {}: {}", l.t("Řetězec je porušen u záznamu", "The chain is broken at entry"), b.id, b.problem))) }
+        }
         div class="table-wrap" {
             table {
-                caption { (l.t("Zobrazení osobních údajů pracovníky, nejnovější první", "Staff views of personal data, newest first")) }
-                thead { tr { th scope="col" { "#" } th scope="col" { (l.t("Čas", "Time")) } th scope="col" { (l.t("Pracovník", "Staff member")) } th scope="col" { (l.t("Akce", "Action")) } th scope="col" { (l.t("Předmět", "Subject")) } } }
+                caption { (l.t("Kdo, co, kdy a proč; nejnovější první", "Who, what, when and why; newest first")) }
+                thead { tr {
+                    th scope="col" { "#" } th scope="col" { (l.t("Čas", "Time")) } th scope="col" { (l.t("Kdo", "Who")) }
+                    th scope="col" { (l.t("Akce", "Action")) } th scope="col" { (l.t("Čeho se týká", "Subject")) }
+                    th scope="col" { (l.t("Proč", "Why")) } th scope="col" { (l.t("Podrobnosti", "Details")) }
+                } }
                 tbody {
                     @for r in &rows {
-                        tr { td { (r.id) } td { (prague::format(r.at)) } td { (r.staff_user) } td { (r.action) } td { (r.subject) } }
+                        tr {
+                            td { (r.id) } td { (prague::format(r.at)) } td { (r.entry.actor) } td { (r.entry.action) }
+                            td { (r.entry.subject) } td { (r.entry.reason) } td { (r.entry.details) }
+                        }
                     }
                 }
             }

@@ -89,6 +89,8 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 (nav_link(ctx, &ctx.app_link("/app/smpp"), "SMPP"))
                                 (nav_link(ctx, &ctx.app_link("/app/webhooks"), "Webhooks"))
                                 (nav_link(ctx, &ctx.app_link("/app/security"), l.t("Zabezpečení", "Security")))
+                                (nav_link(ctx, &ctx.app_link("/app/privacy"), l.t("Soukromí", "Privacy")))
+                                (nav_link(ctx, &ctx.app_link("/app/tickets"), l.t("Podpora", "Support")))
                             }
                             Area::Staff => {
                                 @if ctx.may(Duty::Customers) {
@@ -100,6 +102,12 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 }
                                 @if ctx.may(Duty::Privacy) {
                                     (nav_link(ctx, &ctx.app_link("/admin/recipients"), l.t("Žádosti příjemců", "Recipients' requests")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/dsr"), l.t("Žádosti GDPR", "GDPR requests")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/retention"), l.t("Doby uložení", "Retention")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/processing"), l.t("Zpracování", "Processing")))
+                                }
+                                @if ctx.may(Duty::Tickets) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/tickets"), l.t("Požadavky", "Tickets")))
                                 }
                                 @if ctx.may(Duty::Audit) {
                                     (nav_link(ctx, &ctx.app_link("/admin/audit"), l.t("Auditní záznam", "Audit log")))

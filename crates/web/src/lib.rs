@@ -29,6 +29,7 @@ mod integrations;
 pub mod layout;
 mod policy;
 mod prague;
+pub mod privacy;
 pub mod public;
 mod recipients;
 mod security;
@@ -154,6 +155,7 @@ pub fn router(state: WebState) -> Router {
         .merge(backoffice::routes())
         .merge(recipients::routes())
         .merge(integrations::routes())
+        .merge(privacy::routes())
         .route("/robots.txt", get(assets::robots))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
