@@ -316,7 +316,7 @@ test("privacy centre, tickets and the DPO's back office", async () => {
   assert.equal((await page.goto("/admin/dsr")).status(), 403);
   server.cli("users", "set-role", "--email", email, "--role", "dpo");
   await visit(page, "/admin/dsr", "52-admin-dsr");
-  await page.getByRole("cell", { name: "Výmaz" }).waitFor();
+  await page.getByRole("cell", { name: "Výmaz", exact: true }).waitFor();
   await visit(page, "/admin/retention", "53-admin-retention");
   await visit(page, "/admin/processing", "54-admin-processing");
   await page.getByText("standardních smluvních doložek", { exact: false }).first().waitFor();
@@ -324,6 +324,12 @@ test("privacy centre, tickets and the DPO's back office", async () => {
   await page.getByRole("cell", { name: "Dotaz k vyúčtování" }).waitFor();
   await visit(page, "/admin/audit", "56-admin-audit");
   await page.getByRole("cell", { name: "dsr.file" }).first().waitFor();
+  // The DPO carries out the erasure (here of their own account): the sessions end with it.
+  await page.goto("/admin/dsr");
+  await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Provést výmaz" }).click()]);
+  assert.match(page.url(), /\/app\/login/);
+  await page.goto("/app/");
+  assert.match(page.url(), /\/app\/login/);
   assert.deepEqual(ctx.unexpected(), []);
   await ctx.close();
 });

@@ -422,8 +422,8 @@ async fn tickets(
                     }
                 }
             }, None))
-            (field("subject", l.t("Předmět", "Subject"), html! { input id="subject" name="subject" required maxlength="200"; }, None))
-            (field("message_id", l.t("Číslo zprávy (u reklamace zprávy)", "Message id (for a message complaint)"), html! { input id="message_id" name="message_id" inputmode="numeric"; }, None))
+            (field("subject", l.t("Předmět", "Subject"), html! { input type="text" id="subject" name="subject" required maxlength="200"; }, None))
+            (field("message_id", l.t("Číslo zprávy (u reklamace zprávy)", "Message id (for a message complaint)"), html! { input type="text" id="message_id" name="message_id" inputmode="numeric"; }, None))
             (field("body", l.t("Text", "Text"), html! { textarea id="body" name="body" rows="5" required {} }, None))
             button type="submit" { (l.t("Odeslat", "Send")) }
         }
@@ -708,14 +708,14 @@ async fn admin_requests(
                                     form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/close", r.id))) {
                                         input type="hidden" name="csrf" value=(ctx.csrf);
                                         label for=(format!("answer-{}", r.id)) { (l.t("Odpověď", "Answer")) }
-                                        input id=(format!("answer-{}", r.id)) name="answer" required;
+                                        input type="text" id=(format!("answer-{}", r.id)) name="answer" required;
                                         button type="submit" { (l.t("Vyřídit", "Close")) }
                                     }
                                     @if r.extension_reason.is_none() {
                                         form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/extend", r.id))) {
                                             input type="hidden" name="csrf" value=(ctx.csrf);
                                             label for=(format!("reason-{}", r.id)) { (l.t("Důvod prodloužení", "Reason to extend")) }
-                                            input id=(format!("reason-{}", r.id)) name="reason" required;
+                                            input type="text" id=(format!("reason-{}", r.id)) name="reason" required;
                                             button type="submit" class="secondary" { (l.t("Prodloužit", "Extend")) }
                                         }
                                     }
