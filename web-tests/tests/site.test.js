@@ -317,6 +317,13 @@ test("privacy centre, tickets and the DPO's back office", async () => {
   server.cli("users", "set-role", "--email", email, "--role", "dpo");
   await visit(page, "/admin/dsr", "52-admin-dsr");
   await page.getByRole("cell", { name: "Výmaz", exact: true }).waitFor();
+  // Staff take a request for anyone; an identity checked in person is recorded as such.
+  await page.fill("#email", email);
+  await page.selectOption("#kind", "rectification");
+  await page.fill("#verified", "občanský průkaz na pobočce");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/admin/dsr'] button[type=submit]")]);
+  await page.getByRole("cell", { name: "Oprava", exact: true }).waitFor();
+  await page.getByRole("cell", { name: "staff: občanský průkaz na pobočce" }).waitFor();
   await visit(page, "/admin/retention", "53-admin-retention");
   await visit(page, "/admin/processing", "54-admin-processing");
   await page.getByText("standardních smluvních doložek", { exact: false }).first().waitFor();

@@ -36,7 +36,8 @@ pub fn routes() -> Router<WebState> {
         .route("/app/tickets", get(tickets).post(open_ticket))
         .route("/app/tickets/{id}", get(ticket).post(reply))
         .route("/odvolat-souhlas", get(link_page).post(link_withdraw))
-        .route("/admin/dsr", get(admin_requests))
+        .route("/admin/dsr", get(admin_requests).post(admin_file))
+        .route("/admin/dsr/{id}/verify", post(admin_verify))
         .route("/admin/dsr/{id}/extend", post(admin_extend))
         .route("/admin/dsr/{id}/close", post(admin_close))
         .route("/admin/dsr/{id}/erase", post(admin_erase))
@@ -679,6 +680,19 @@ async fn admin_requests(
         @if let Some(d) = q.done.as_deref() { (layout::notice("ok", d)) }
         @if q.error.is_some() { (layout::notice("error", l.t("Krok nešel provést (ověření, lhůta nebo stav žádosti).", "That step was not possible (verification, deadline or the request's state)."))) }
         p { strong { (l.t("Po lhůtě: ", "Overdue: ")) (overdue) } " · " (l.t("Lhůta je měsíc od přijetí; prodloužit o dva měsíce lze jednou, v prvním měsíci, s odůvodněním.", "The deadline is a month from receipt; it can be extended by two months once, within the first month, with reasons.")) }
+        @if dpo {
+            h2 { (l.t("Přijmout žádost", "Take a request")) }
+            form method="post" action=(ctx.app_link("/admin/dsr")) {
+                input type="hidden" name="csrf" value=(ctx.csrf);
+                (field("email", l.t("E-mail účtu žadatele", "The requester's account e-mail"), html! { input type="email" id="email" name="email" required; }, None))
+                (field("kind", l.t("Druh žádosti", "Kind of request"), html! {
+                    select id="kind" name="kind" { @for k in RequestKind::ALL { option value=(k.as_str()) { (kind_name(l, k)) } } }
+                }, None))
+                (field("details", l.t("Podrobnosti", "Details"), html! { textarea id="details" name="details" rows="2" {} }, None))
+                (field("verified", l.t("Jak byla ověřena totožnost (prázdné: kód na registrovaný e-mail)", "How the identity was verified (empty: a code to the registered e-mail)"), html! { input type="text" id="verified" name="verified"; }, None))
+                button type="submit" { (l.t("Přijmout", "Take")) }
+            }
+        }
         div class="table-wrap" {
             table {
                 caption { (l.t("Nejbližší lhůta první", "Soonest deadline first")) }
@@ -695,6 +709,14 @@ async fn admin_requests(
                             td { (prague::format(r.due_at)) @if r.is_overdue(now) { " " strong { (l.t("po lhůtě", "overdue")) } } @if r.extension_reason.is_some() { " " (l.t("(prodlouženo)", "(extended)")) } }
                             td { (r.status) }
                             td {
+                                @if dpo && r.closed_at.is_none() && !r.is_verified() {
+                                    form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/verify", r.id))) {
+                                        input type="hidden" name="csrf" value=(ctx.csrf);
+                                        label for=(format!("code-{}", r.id)) { (l.t("Kód od žadatele", "The requester's code")) }
+                                        input type="text" id=(format!("code-{}", r.id)) name="code" inputmode="numeric" autocomplete="off" required;
+                                        button type="submit" { (l.t("Ověřit", "Verify")) }
+                                    }
+                                }
                                 @if dpo && r.closed_at.is_none() && r.is_verified() {
                                     @if matches!(r.kind, RequestKind::Access | RequestKind::Portability) {
                                         a href=(ctx.app_link(&format!("/admin/dsr/{}/archive", r.id))) { (l.t("Archiv", "Archive")) }
@@ -728,6 +750,109 @@ async fn admin_requests(
         }
     };
     Ok(ctx.html(layout::page(&ctx, Area::Staff, title, body)))
+}
+
+#[derive(Deserialize)]
+pub struct StaffRequestForm {
+    csrf: String,
+    email: String,
+    kind: String,
+    details: Option<String>,
+    /// How the identity was checked otherwise; empty: a code goes to the registered e-mail.
+    verified: Option<String>,
+}
+
+/// SHA-256 of a one-time code, as stored.
+fn code_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(code.trim().as_bytes()))
+}
+
+/// Staff file a request for anyone with a web account; unless they say how they checked the
+/// person's identity, a one-time code goes to the registered e-mail, and nothing is released
+/// before the person gives it back.
+async fn admin_file(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    Form(f): Form<StaffRequestForm>,
+) -> Result<Response, WebError> {
+    let staff = require_dpo(&ctx)?;
+    ctx.check_csrf(&f.csrf)?;
+    let email = f.email.trim().to_lowercase();
+    let (Some(kind), Some(user)) = (
+        RequestKind::parse(&f.kind),
+        state.store().web_user_by_email(&email).await?,
+    ) else {
+        return Ok(ctx.redirect(&ctx.app_link("/admin/dsr?error=1")));
+    };
+    let id = state.ids().next();
+    let now = store::now_us();
+    let verified = crate::forms::opt(&f.verified).map(|v| format!("staff: {v}"));
+    let send_code = verified.is_none();
+    state
+        .store()
+        .file_data_request(
+            &NewDataRequest {
+                id,
+                kind,
+                user_id: user.id,
+                details: f.details.unwrap_or_default().trim().to_owned(),
+                lang: user.lang.clone(),
+                filed_by: format!("user:{}", staff.id),
+                verified_by: verified,
+            },
+            now,
+        )
+        .await?;
+    if send_code {
+        let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
+        state
+            .store()
+            .set_request_code(
+                id,
+                &code_hash(&code),
+                "code_email",
+                now + 24 * 3_600_000_000,
+                now,
+            )
+            .await?;
+        let (subject, body) = if user.lang == "cs" {
+            ("Ověření žádosti o osobní údaje", format!("Kód pro ověření Vaší žádosti č. {id}: {code}\nPlatí 24 hodin. Sdělte jej pracovníkovi, který žádost přijal. Pokud jste žádost nepodali, zprávu ignorujte."))
+        } else {
+            ("Verifying your personal data request", format!("The code verifying your request no. {id}: {code}\nValid for 24 hours. Give it to the person who took your request. If you did not make the request, ignore this message."))
+        };
+        state
+            .store()
+            .push_email(&user.email, subject, &body, now)
+            .await?;
+    }
+    Ok(ctx.redirect(&ctx.app_link("/admin/dsr?done=filed")))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+async fn admin_verify(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    require_dpo(&ctx)?;
+    ctx.check_csrf(&f.csrf)?;
+    let ok = state
+        .store()
+        .verify_request_code(id, &code_hash(&f.code), store::now_us())
+        .await?
+        == store::CodeCheck::Verified;
+    Ok(ctx.redirect(&ctx.app_link(if ok {
+        "/admin/dsr?done=verified"
+    } else {
+        "/admin/dsr?error=1"
+    })))
 }
 
 #[derive(Deserialize)]
