@@ -281,21 +281,56 @@ async fn file_request(
     let Some(kind) = RequestKind::parse(&f.kind) else {
         return Ok(ctx.redirect(&ctx.app_link("/app/privacy?error=form")));
     };
+    let id = state.ids().next();
+    let now = store::now_us();
+    let subject = format!("user:{}", user.id);
     state
         .store()
         .file_data_request(
             &NewDataRequest {
-                id: state.ids().next(),
+                id,
                 kind,
                 user_id: user.id,
                 details: f.details.unwrap_or_default().trim().to_owned(),
                 lang: ctx.lang.code().to_owned(),
-                filed_by: format!("user:{}", user.id),
+                filed_by: subject.clone(),
                 verified_by: Some("session".into()),
             },
-            store::now_us(),
+            now,
         )
         .await?;
+    // An objection to direct marketing is absolute (Art. 21(3)) and a withdrawal free and
+    // immediate: both end every marketing purpose now, and the request is answered.
+    if matches!(kind, RequestKind::Objection | RequestKind::Withdrawal) {
+        let source = format!("dsr:{id}");
+        for purpose in CENTRE_PURPOSES {
+            state
+                .store()
+                .record_consent(
+                    &NewConsent {
+                        subject: &subject,
+                        purpose,
+                        granted: false,
+                        text_version: CONSENT_TEXT_VERSION,
+                        channel: "web",
+                        source: &source,
+                        birth_date: None,
+                        age_text_version: None,
+                        actor: &subject,
+                    },
+                    now,
+                )
+                .await?;
+        }
+        let answer = ctx.lang.t(
+            "Veškerý marketing vůči Vám jsme ukončili s okamžitou platností.",
+            "We ended all marketing to you with immediate effect.",
+        );
+        state
+            .store()
+            .close_data_request(id, false, answer, &subject, now)
+            .await?;
+    }
     Ok(ctx.redirect(&ctx.app_link("/app/privacy?done=request")))
 }
 
