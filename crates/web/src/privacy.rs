@@ -21,7 +21,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use store::{NewConsent, NewDataRequest, NewTicket, RequestKind, TicketKind, WebUser};
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Duty};
 use crate::error::WebError;
 use crate::i18n::Lang;
 use crate::layout::{self, field, Area};
@@ -94,14 +94,10 @@ fn ticket_kind_name(l: Lang, k: TicketKind) -> &'static str {
     }
 }
 
-/// Staff who may act on data requests and see the retention report: `dpo` or `admin`.
+/// Staff who may act on data requests and see the retention report: the privacy duty (`dpo`
+/// or `admin`).
 fn require_dpo(ctx: &Ctx) -> Result<&WebUser, WebError> {
-    let u = ctx.require_staff()?;
-    if u.role == "dpo" || u.role == "admin" {
-        Ok(u)
-    } else {
-        Err(WebError::Forbidden)
-    }
+    ctx.require_duty(Duty::Privacy)
 }
 
 fn today_prague() -> (i64, u32, u32) {
@@ -693,8 +689,7 @@ async fn admin_requests(
     ctx: Ctx,
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
-    let dpo = staff.role == "dpo" || staff.role == "admin";
+    let staff = require_dpo(&ctx)?;
     let l = ctx.lang;
     let now = store::now_us();
     state
@@ -715,18 +710,16 @@ async fn admin_requests(
         @if let Some(d) = q.done.as_deref() { (layout::notice("ok", d)) }
         @if q.error.is_some() { (layout::notice("error", l.t("Krok nešel provést (ověření, lhůta nebo stav žádosti).", "That step was not possible (verification, deadline or the request's state)."))) }
         p { strong { (l.t("Po lhůtě: ", "Overdue: ")) (overdue) } " · " (l.t("Lhůta je měsíc od přijetí; prodloužit o dva měsíce lze jednou, v prvním měsíci, s odůvodněním.", "The deadline is a month from receipt; it can be extended by two months once, within the first month, with reasons.")) }
-        @if dpo {
-            h2 { (l.t("Přijmout žádost", "Take a request")) }
-            form method="post" action=(ctx.app_link("/admin/dsr")) {
-                input type="hidden" name="csrf" value=(ctx.csrf);
-                (field("email", l.t("E-mail účtu žadatele", "The requester's account e-mail"), html! { input type="email" id="email" name="email" required; }, None))
-                (field("kind", l.t("Druh žádosti", "Kind of request"), html! {
-                    select id="kind" name="kind" { @for k in RequestKind::ALL { option value=(k.as_str()) { (kind_name(l, k)) } } }
-                }, None))
-                (field("details", l.t("Podrobnosti", "Details"), html! { textarea id="details" name="details" rows="2" {} }, None))
-                (field("verified", l.t("Jak byla ověřena totožnost (prázdné: kód na registrovaný e-mail)", "How the identity was verified (empty: a code to the registered e-mail)"), html! { input type="text" id="verified" name="verified"; }, None))
-                button type="submit" { (l.t("Přijmout", "Take")) }
-            }
+        h2 { (l.t("Přijmout žádost", "Take a request")) }
+        form method="post" action=(ctx.app_link("/admin/dsr")) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            (field("email", l.t("E-mail účtu žadatele", "The requester's account e-mail"), html! { input type="email" id="email" name="email" required; }, None))
+            (field("kind", l.t("Druh žádosti", "Kind of request"), html! {
+                select id="kind" name="kind" { @for k in RequestKind::ALL { option value=(k.as_str()) { (kind_name(l, k)) } } }
+            }, None))
+            (field("details", l.t("Podrobnosti", "Details"), html! { textarea id="details" name="details" rows="2" {} }, None))
+            (field("verified", l.t("Jak byla ověřena totožnost (prázdné: kód na registrovaný e-mail)", "How the identity was verified (empty: a code to the registered e-mail)"), html! { input type="text" id="verified" name="verified"; }, None))
+            button type="submit" { (l.t("Přijmout", "Take")) }
         }
         div class="table-wrap" {
             table {
@@ -744,7 +737,7 @@ async fn admin_requests(
                             td { (prague::format(r.due_at)) @if r.is_overdue(now) { " " strong { (l.t("po lhůtě", "overdue")) } } @if r.extension_reason.is_some() { " " (l.t("(prodlouženo)", "(extended)")) } }
                             td { (r.status) }
                             td {
-                                @if dpo && r.closed_at.is_none() && !r.is_verified() {
+                                @if r.closed_at.is_none() && !r.is_verified() {
                                     form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/verify", r.id))) {
                                         input type="hidden" name="csrf" value=(ctx.csrf);
                                         label for=(format!("code-{}", r.id)) { (l.t("Kód od žadatele", "The requester's code")) }
@@ -752,7 +745,7 @@ async fn admin_requests(
                                         button type="submit" { (l.t("Ověřit", "Verify")) }
                                     }
                                 }
-                                @if dpo && r.closed_at.is_none() && r.is_verified() {
+                                @if r.closed_at.is_none() && r.is_verified() {
                                     @if matches!(r.kind, RequestKind::Access | RequestKind::Portability) {
                                         a href=(ctx.app_link(&format!("/admin/dsr/{}/archive", r.id))) { (l.t("Archiv", "Archive")) }
                                     }
@@ -1102,7 +1095,7 @@ async fn admin_retention(State(state): State<WebState>, ctx: Ctx) -> Result<Resp
 }
 
 async fn admin_tickets(State(state): State<WebState>, ctx: Ctx) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Tickets)?;
     let l = ctx.lang;
     state
         .store()
@@ -1128,7 +1121,7 @@ async fn admin_ticket(
     ctx: Ctx,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Tickets)?;
     let l = ctx.lang;
     state
         .store()
@@ -1174,7 +1167,7 @@ async fn admin_reply(
     Path(id): Path<i64>,
     Form(f): Form<ReplyForm>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Tickets)?;
     ctx.check_csrf(&f.csrf)?;
     if !f.body.trim().is_empty()
         && !state
@@ -1203,7 +1196,7 @@ async fn admin_resolve(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let staff = ctx.require_staff()?;
+    let staff = ctx.require_duty(Duty::Tickets)?;
     ctx.check_csrf(&f.csrf)?;
     state
         .store()
