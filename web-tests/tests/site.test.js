@@ -287,7 +287,7 @@ test("privacy centre, tickets and the DPO's back office", async () => {
   const email = `privacy.${Date.now()}@example.cz`;
   ctx.allowStatus(403);
   await register(page, { email, birth: "1990-05-01" });
-  await verifyLatest(page);
+  await verifyLatest(server, page);
   await signIn(page, email);
   await visit(page, "/app/privacy", "50-app-privacy");
   // Give, then withdraw, consent to commercial SMS: one click each, recorded at once.
