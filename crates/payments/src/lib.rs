@@ -4,7 +4,8 @@
 //! - [`VariableSymbol`] and [`vs_from_remittance`]: the symbol that ties a bank transfer to a
 //!   customer, compared without leading zeros.
 //! - [`Iban`]: ISO 13616 account numbers checked with mod 97; Czech domestic numbers converted.
-//! - [`Spayd`] and [`spayd_qr_svg`]: QR Platba payment requests with their CRC32 and QR code.
+//! - [`Spayd`], [`spayd_qr_svg`] and [`spayd_qr_png`]: QR Platba payment requests with their
+//!   CRC32 and QR code as SVG or PNG.
 //! - [`parse`] and [`detect`]: bank statements in ABO/GPC, camt.053 or Fio JSON, read into one
 //!   [`Statement`] model. A corrupt or truncated file is refused whole with a
 //!   [`StatementError`] that names the line, element path or JSON path at fault.
@@ -48,7 +49,7 @@ mod symbol;
 
 pub use amount::{Amount, AmountError};
 pub use iban::{Iban, IbanError};
-pub use spayd::{spayd_qr_svg, Spayd, SpaydError};
+pub use spayd::{spayd_qr_png, spayd_qr_svg, Spayd, SpaydError};
 pub use statement::{
     detect, parse, Direction, Fault, Format, Statement, StatementError, Transaction,
 };

@@ -277,6 +277,15 @@ fn base_letter(ch: char) -> Option<char> {
 /// one ISO-8859-1 byte (QR byte mode's default). Fails on a character above U+00FF or on data
 /// too long for a QR code.
 pub fn spayd_qr_svg(spayd: &str) -> Result<String, SpaydError> {
+    let code = qr_code(spayd)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+fn qr_code(spayd: &str) -> Result<qrcode::QrCode, SpaydError> {
     let mut bytes = Vec::with_capacity(spayd.len());
     for ch in spayd.chars() {
         let code = u32::from(ch);
@@ -285,13 +294,41 @@ pub fn spayd_qr_svg(spayd: &str) -> Result<String, SpaydError> {
         }
         bytes.push(code as u8);
     }
-    let code = qrcode::QrCode::with_error_correction_level(&bytes, qrcode::EcLevel::M)
-        .map_err(|e| SpaydError::Qr(e.to_string()))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color>()
-        .min_dimensions(200, 200)
-        .quiet_zone(true)
-        .build())
+    qrcode::QrCode::with_error_correction_level(&bytes, qrcode::EcLevel::M)
+        .map_err(|e| SpaydError::Qr(e.to_string()))
+}
+
+/// Modules of white border around a QR code (the specification's quiet zone).
+const QUIET_ZONE: usize = 4;
+
+/// Renders a SPAYD string as a PNG QR code (8-bit greyscale), `scale` pixels per module
+/// (at least 1) with the four-module quiet zone; same rules as [`spayd_qr_svg`].
+pub fn spayd_qr_png(spayd: &str, scale: u32) -> Result<Vec<u8>, SpaydError> {
+    let code = qr_code(spayd)?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let scale = scale.max(1) as usize;
+    let side = (modules + 2 * QUIET_ZONE) * scale;
+    let mut pixels = vec![0xFF_u8; side * side];
+    for (i, color) in colors.iter().enumerate() {
+        if *color != qrcode::Color::Dark {
+            continue;
+        }
+        let (mx, my) = (i % modules + QUIET_ZONE, i / modules + QUIET_ZONE);
+        for y in my * scale..(my + 1) * scale {
+            pixels[y * side + mx * scale..y * side + (mx + 1) * scale].fill(0);
+        }
+    }
+    let side = u32::try_from(side).map_err(|_| SpaydError::Qr("image too large".into()))?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let png_err = |e: png::EncodingError| SpaydError::Qr(e.to_string());
+    let mut writer = encoder.write_header().map_err(png_err)?;
+    writer.write_image_data(&pixels).map_err(png_err)?;
+    writer.finish().map_err(png_err)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -401,6 +438,33 @@ mod tests {
             spayd_qr_svg(&"9".repeat(8000)),
             Err(SpaydError::Qr(_))
         ));
+    }
+
+    #[test]
+    fn qr_png_renders_the_modules_of_the_code() {
+        let text = Spayd::new(iban())
+            .with_amount(Amount::parse("100.00").unwrap())
+            .unwrap()
+            .to_string_with_crc();
+        let png_bytes = spayd_qr_png(&text, 4).unwrap();
+        assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let code = qr_code(&text).unwrap();
+        let modules = code.width();
+        assert_eq!(info.width as usize, (modules + 8) * 4);
+        assert_eq!(info.width, info.height);
+        // Every module's pixels match the code; the quiet zone is white.
+        let side = info.width as usize;
+        for (i, color) in code.to_colors().iter().enumerate() {
+            let (x, y) = ((i % modules + 4) * 4 + 1, (i / modules + 4) * 4 + 2);
+            let dark = buf[y * side + x] == 0;
+            assert_eq!(dark, *color == qrcode::Color::Dark, "module {i}");
+        }
+        assert!(buf[..side * 16].iter().all(|&p| p == 0xFF));
+        assert!(spayd_qr_png("SPD*1.0*MSG:Ř", 4).is_err());
     }
 
     proptest! {
