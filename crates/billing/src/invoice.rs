@@ -56,6 +56,20 @@ pub struct InvoicePolicy {
     pub vat_rates: VatRates,
     /// The subject of supply printed for a credit top-up.
     pub top_up_description: String,
+    /// When prepaid top-ups are invoiced.
+    pub invoicing: Invoicing,
+}
+
+/// When the payments of prepaid accounts are invoiced (postpaid accounts always get one usage
+/// invoice a month instead, and their payments settle those invoices).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invoicing {
+    /// One invoice per paired payment, issued with the credit.
+    #[default]
+    PerPayment,
+    /// One invoice per account for the payments paired in a calendar month, issued after it.
+    Monthly,
 }
 
 impl InvoicePolicy {
@@ -71,6 +85,7 @@ impl InvoicePolicy {
             )])
             .expect("one rate"),
             top_up_description: "Předplacený kredit na SMS služby (prepaid SMS credit)".into(),
+            invoicing: Invoicing::PerPayment,
         }
     }
 }
@@ -110,6 +125,8 @@ pub struct InvoiceDocument {
     /// Datum uskutečnění zdanitelného plnění (DUZP).
     pub taxable_date: NaiveDate,
     pub payment_date: Option<NaiveDate>,
+    /// Datum splatnosti: when a document asks for a payment (a postpaid usage invoice).
+    pub due_date: Option<NaiveDate>,
     pub supplier: Supplier,
     pub customer_name: String,
     pub customer_address: Option<String>,
@@ -180,6 +197,9 @@ impl InvoiceDocument {
         );
         if let Some(p) = self.payment_date {
             push("Datum přijetí platby (payment received)", c(p));
+        }
+        if let Some(d) = self.due_date {
+            push("Datum splatnosti (due date)", c(d));
         }
         push("Variabilní symbol", self.variable_symbol.clone());
         push("Bankovní účet (IBAN)", self.supplier.iban.clone());

@@ -18,7 +18,7 @@ pub mod numbering;
 pub mod prices;
 pub mod vat;
 
-pub use invoice::{InvoiceDocument, InvoiceKind, InvoicePolicy, Supplier};
+pub use invoice::{InvoiceDocument, InvoiceKind, InvoicePolicy, Invoicing, Supplier};
 pub use numbering::SeriesRule;
 pub use prices::{PriceBook, PriceEntry, PriceSource};
 pub use vat::{VatRate, VatRates, VatSplit};

@@ -40,6 +40,7 @@ fn document() -> InvoiceDocument {
         total: split.total,
         currency: "CZK".into(),
         variable_symbol: "10000001".into(),
+        due_date: NaiveDate::from_ymd_opt(2026, 12, 14),
         payment_qr: Some("SPD*1.0*ACC:CZ5855000000001265098001*AM:500.00*CC:CZK".into()),
     }
 }
@@ -143,6 +144,8 @@ fn pdf_text_has_every_mandatory_field() {
         "86,78 CZK",
         "500,00 CZK",
         "10000001",
+        "Datum splatnosti",
+        "14. 12. 2026",
     ];
     for field in mandatory {
         assert!(text.contains(&squash(field)), "{field:?} missing in {text}");

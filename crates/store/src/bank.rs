@@ -9,7 +9,7 @@
 //! back (as far as the account still has it; the rest is recorded as a shortfall) and its invoice
 //! is corrected by a credit note. What cannot be paired waits for staff, whose decision is logged.
 
-use billing::{InvoiceKind, InvoicePolicy};
+use billing::{InvoiceKind, InvoicePolicy, Invoicing};
 use domain::{AccountId, Money};
 use payments::{Direction, Statement, Transaction};
 use sqlx::any::AnyRow;
@@ -165,14 +165,17 @@ fn statement_account(statement: &Statement) -> String {
         .unwrap_or_default()
 }
 
-/// Credits a paired payment and invoices it.
+/// Credits a paired payment and, when payments are invoiced one by one and the account is
+/// prepaid, invoices it; returns the invoice's number. (Monthly invoicing invoices the payment
+/// after its month; a postpaid account's payment settles its usage invoices, which were the
+/// tax documents.)
 async fn credit_payment(
     conn: &mut sqlx::AnyConnection,
     policy: &InvoicePolicy,
     tx: &BankTransaction,
     account: AccountId,
     now: i64,
-) -> Result<String> {
+) -> Result<Option<String>> {
     ledger_entry(
         conn,
         account,
@@ -184,6 +187,9 @@ async fn credit_payment(
     )
     .await?;
     recover_shortfalls(conn, account, tx, now).await?;
+    if policy.invoicing == Invoicing::Monthly || crate::credit::is_postpaid(conn, account).await? {
+        return Ok(None);
+    }
     let date = billing::calendar::parse_iso(&tx.booking_date)
         .ok_or_else(|| StoreError::Corrupt(format!("booking date {:?}", tx.booking_date)))?;
     let id = issue(
@@ -202,7 +208,7 @@ async fn credit_payment(
         },
     )
     .await?;
-    invoice_number(conn, id).await
+    invoice_number(conn, id).await.map(Some)
 }
 
 /// A new payment first settles what earlier reversals could not take back (oldest first): the
@@ -333,6 +339,8 @@ async fn take_back(
             .await?;
             note = Some(invoice_number(conn, id).await?);
         }
+    } else {
+        note = crate::invoicing::reverse_uninvoiced_payment(conn, policy, tx, account, now).await?;
     }
     Ok((Money::from_hundredths(tx.amount.hundredths() - take), note))
 }
@@ -433,7 +441,7 @@ impl Store {
                         .credited_total
                         .checked_add(recorded.amount)
                         .ok_or_else(|| StoreError::Billing("credited total overflows".into()))?;
-                    report.documents.push(number);
+                    report.documents.extend(number);
                 }
                 ("reversed", Some(account)) => {
                     let (shortfall, note) =
@@ -530,7 +538,7 @@ impl Store {
         crate::billing::ensure_billing_account(&mut db, account, now).await?;
         let (state, document, shortfall) = if recorded.credit {
             let n = credit_payment(&mut db, policy, &recorded, account, now).await?;
-            ("paired", Some(n), Money::ZERO)
+            ("paired", n, Money::ZERO)
         } else {
             let (shortfall, n) =
                 take_back(self.backend, &mut db, policy, &recorded, account, now).await?;

@@ -24,6 +24,10 @@ pub struct BillingAccount {
     pub customer_dic: Option<String>,
     pub low_credit: Option<Money>,
     pub low_credit_notified_at: Option<i64>,
+    /// A postpaid account may spend down to `-credit_limit` and is invoiced monthly for usage.
+    pub postpaid: bool,
+    /// The credit line of a postpaid account (zero for a prepaid one).
+    pub credit_limit: Money,
 }
 
 /// The customer's details printed on invoices; `None` leaves a field empty.
@@ -80,7 +84,7 @@ pub struct NewTopUp {
 }
 
 const BILLING_COLUMNS: &str = "account_id, variable_symbol, customer_name, customer_address, \
-     customer_ico, customer_dic, low_credit_cents, low_credit_notified_at";
+     customer_ico, customer_dic, low_credit_cents, low_credit_notified_at, postpaid, credit_limit_cents";
 
 fn billing_from_row(r: &AnyRow) -> Result<BillingAccount> {
     Ok(BillingAccount {
@@ -94,6 +98,8 @@ fn billing_from_row(r: &AnyRow) -> Result<BillingAccount> {
             .try_get::<Option<i64>, _>("low_credit_cents")?
             .map(Money::from_hundredths),
         low_credit_notified_at: r.try_get("low_credit_notified_at")?,
+        postpaid: r.try_get::<i64, _>("postpaid")? != 0,
+        credit_limit: Money::from_hundredths(r.try_get("credit_limit_cents")?),
     })
 }
 
@@ -251,14 +257,16 @@ impl Store {
         Ok(b)
     }
 
-    /// Accounts whose available credit is under their threshold and who were not told since it
-    /// was last set or the credit last rose above it: (account, e-mail, available, threshold).
+    /// Accounts whose available credit (the customer's balance: a postpaid account's credit
+    /// line not counted) is under their threshold and who were not told since it was last set
+    /// or the credit last rose above it: (account, e-mail, available, threshold).
     pub async fn low_credit_due(&self) -> Result<Vec<(AccountId, String, Money, Money)>> {
         let rows = sqlx::query(
-            "SELECT a.id, a.email, a.balance_cents, b.low_credit_cents FROM billing_accounts b \
+            "SELECT a.id, a.email, a.balance_cents - b.credit_limit_cents AS balance_cents, \
+             b.low_credit_cents FROM billing_accounts b \
              JOIN accounts a ON a.id = b.account_id \
              WHERE b.low_credit_cents IS NOT NULL AND b.low_credit_notified_at IS NULL \
-               AND a.balance_cents < b.low_credit_cents ORDER BY a.id",
+               AND a.balance_cents - b.credit_limit_cents < b.low_credit_cents ORDER BY a.id",
         )
         .fetch_all(&self.read)
         .await?;
@@ -280,7 +288,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE billing_accounts SET low_credit_notified_at = NULL \
              WHERE low_credit_notified_at IS NOT NULL AND low_credit_cents IS NOT NULL \
-               AND low_credit_cents <= (SELECT a.balance_cents FROM accounts a WHERE a.id = billing_accounts.account_id)",
+               AND low_credit_cents <= (SELECT a.balance_cents FROM accounts a WHERE a.id = billing_accounts.account_id) \
+                 - credit_limit_cents",
         )
         .execute(&mut *self.write_conn(Durability::Full).await?)
         .await?;

@@ -44,7 +44,7 @@ const INVOICE_COLUMNS: &str = "id, number, series, seq, kind, corrects_id, \
     supplier_address, supplier_ico, supplier_dic, supplier_register, supplier_iban, customer_name, \
     customer_address, customer_ico, customer_dic, description, quantity, unit_price_cents, \
     discount_cents, base_cents, vat_rate_bp, vat_cents, total_cents, currency, variable_symbol, \
-    created_at";
+    created_at, (SELECT u.due_date FROM usage_invoices u WHERE u.invoice_id = invoices.id) AS due_date";
 
 fn date(r: &AnyRow, col: &str) -> Result<NaiveDate> {
     let s: String = r.try_get(col)?;
@@ -103,6 +103,14 @@ fn invoice_from_row(r: &AnyRow) -> Result<InvoiceRecord> {
             total: money("total_cents")?,
             currency: r.try_get("currency")?,
             variable_symbol: r.try_get("variable_symbol")?,
+            due_date: r
+                .try_get::<Option<String>, _>("due_date")?
+                .as_deref()
+                .map(|s| {
+                    billing::calendar::parse_iso(s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("due_date {s:?}")))
+                })
+                .transpose()?,
             payment_qr: None,
         },
     })

@@ -20,10 +20,12 @@ mod bank;
 mod billing;
 mod blacklist;
 mod contacts;
+mod credit;
 mod dispatch;
 pub mod feed;
 mod inbound;
 mod invoices;
+mod invoicing;
 mod messages;
 mod privacy;
 mod retention;
@@ -51,10 +53,12 @@ pub use blacklist::{
 pub use contacts::{
     Basis, BatchOutcome, Contact, ContactList, ImportRecord, ImportReject, ImportRow, ImportStatus,
 };
+pub use credit::{CreditView, LedgerRow, OutboxMail};
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};
 pub use inbound::{InboundRecord, NewInbound};
 pub use invoices::InvoiceRecord;
+pub use invoicing::{PostpaidDebtor, UsageInvoice};
 pub use messages::{
     CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
     SubmitOutcome,

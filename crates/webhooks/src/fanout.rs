@@ -220,7 +220,7 @@ fn describe(event: &FeedEvent) -> Option<(&'static str, String, i64, String)> {
 }
 
 /// UTC microseconds as RFC 3339.
-fn rfc3339(us: i64) -> String {
+pub(crate) fn rfc3339(us: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
         .ok()
         .and_then(|t| {

@@ -1,6 +1,8 @@
 //! Signed webhooks: message status changes and inbound messages POSTed to the customers'
 //! endpoints, with retries.
 //!
+//! - [`billing`]: `credit.low` and `invoice.overdue`, whose deliveries the billing worker
+//!   creates with the notice it records.
 //! - [`fanout`]: reads the event feed (`store::feed`) and creates one delivery per matching
 //!   webhook, in one transaction with the cursor move.
 //! - [`sender`]: claims due deliveries, POSTs them signed, and retries with exponential backoff
@@ -16,6 +18,7 @@
 //! the API's routes.
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod fanout;
 pub mod metrics;
 pub mod secrets;
@@ -28,9 +31,18 @@ pub use metrics::WebhookMetrics;
 pub use secrets::{generate_secret, SecretsKey};
 
 /// The event types a webhook can subscribe to.
-pub const EVENT_TYPES: [&str; 2] = [EVENT_MESSAGE_STATUS, EVENT_INBOUND];
+pub const EVENT_TYPES: [&str; 4] = [
+    EVENT_MESSAGE_STATUS,
+    EVENT_INBOUND,
+    EVENT_CREDIT_LOW,
+    EVENT_INVOICE_OVERDUE,
+];
 pub const EVENT_MESSAGE_STATUS: &str = "message.status";
 pub const EVENT_INBOUND: &str = "inbound";
+/// The credit fell under the customer's threshold ([`billing`]).
+pub const EVENT_CREDIT_LOW: &str = "credit.low";
+/// A reminder of a postpaid invoice not paid by its due date ([`billing`]).
+pub const EVENT_INVOICE_OVERDUE: &str = "invoice.overdue";
 
 /// Tuning of the webhook workers.
 #[derive(Debug, Clone)]
