@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use billing::{InvoiceDocument, PriceBook, Supplier};
+use billing::{InvoiceDocument, InvoicePolicy, PriceBook, Supplier};
 use domain::{AccountId, Money};
 use serde::Deserialize;
 use serde_json::json;
@@ -26,6 +26,8 @@ use crate::timefmt::to_rfc3339;
 /// What the billing resources need from the settings.
 #[derive(Debug, Clone)]
 pub struct BillingSettings {
+    /// How documents are issued (staff pairing in the back office issues them).
+    pub policy: InvoicePolicy,
     /// The operator: the payee of top-ups (IBAN, BIC) and the supplier on invoices.
     pub supplier: Supplier,
     /// Days from a payment request to its due date.
@@ -37,6 +39,7 @@ pub struct BillingSettings {
 impl Default for BillingSettings {
     fn default() -> Self {
         Self {
+            policy: InvoicePolicy::with_supplier(Supplier::default()),
             supplier: Supplier::default(),
             top_up_due_days: 14,
             min_top_up: Money::from_hundredths(10_000),
@@ -153,12 +156,13 @@ fn top_up_json(t: &TopUp, bic: &str) -> serde_json::Value {
         "due_date": t.due_date,
         "spayd": t.spayd,
         "qr_svg": format!("/v1/top-ups/{}/qr.svg", t.id),
+        "qr_png": format!("/v1/top-ups/{}/qr.png", t.id),
         "created_at": to_rfc3339(t.created_at),
     })
 }
 
-/// The QR Platba string of a payment request.
-fn spayd(
+/// The QR Platba string of a payment request (a top-up or an invoice that is due).
+pub fn spayd(
     supplier: &Supplier,
     amount: Money,
     due: chrono::NaiveDate,
@@ -178,15 +182,15 @@ fn spayd(
     Ok(s.to_string_with_crc())
 }
 
-/// `POST /v1/top-ups`
-pub async fn create_top_up(
-    State(state): State<AppState>,
-    Authenticated(account): Authenticated,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let req: TopUpRequest = parse_json(body)?;
+/// Creates a payment request of `amount` for the account: its variable symbol, the operator's
+/// IBAN, a due date and the QR Platba string. The one way to a top-up for the API and the web.
+pub async fn request_top_up(
+    state: &AppState,
+    account: AccountId,
+    amount: Money,
+) -> Result<TopUp, ApiError> {
     let s = &state.settings().billing;
-    if req.amount_czk < s.min_top_up || req.amount_czk > s.max_top_up {
+    if amount < s.min_top_up || amount > s.max_top_up {
         return Err(ApiError::invalid(
             "invalid-amount",
             "amount_czk",
@@ -201,16 +205,26 @@ pub async fn create_top_up(
         billing::calendar::prague_date(now) + chrono::Duration::days(i64::from(s.top_up_due_days));
     let new = NewTopUp {
         account,
-        amount: req.amount_czk,
+        amount,
         iban: s.supplier.iban.clone(),
         due_date: billing::calendar::iso(due),
     };
     let supplier = s.supplier.clone();
-    let top_up = state
+    Ok(state
         .store()
         .create_top_up(&new, |vs| spayd(&supplier, new.amount, due, vs), now)
-        .await?;
-    let body = top_up_json(&top_up, &s.supplier.bic);
+        .await?)
+}
+
+/// `POST /v1/top-ups`
+pub async fn create_top_up(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: TopUpRequest = parse_json(body)?;
+    let top_up = request_top_up(&state, account, req.amount_czk).await?;
+    let body = top_up_json(&top_up, &state.settings().billing.supplier.bic);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -248,6 +262,72 @@ pub async fn top_up_qr(
     let t = own_top_up(&state, account, &id).await?;
     let svg = payments::spayd_qr_svg(&t.spayd).map_err(|e| ApiError::internal(&e))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// Pixels per QR module of the PNG image (about 300 px for a payment request).
+const QR_PNG_SCALE: u32 = 6;
+
+/// `GET /v1/top-ups/{id}/qr.png`
+pub async fn top_up_qr_png(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let t = own_top_up(&state, account, &id).await?;
+    let png = payments::spayd_qr_png(&t.spayd, QR_PNG_SCALE).map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+/// The invoice's document as printed: with the due date and, while an amount is owed, the QR
+/// Platba code of that amount.
+pub async fn printable_invoice(
+    state: &AppState,
+    account: AccountId,
+    invoice: InvoiceRecord,
+) -> Result<InvoiceDocument, ApiError> {
+    let mut doc = invoice.document;
+    if let Some((due, owed)) = state
+        .store()
+        .invoice_payment_due(account, invoice.id)
+        .await?
+    {
+        let supplier = &state.settings().billing.supplier;
+        doc.payment_qr = Some(
+            spayd(supplier, owed, due, &doc.variable_symbol).map_err(|e| ApiError::internal(&e))?,
+        );
+    }
+    Ok(doc)
+}
+
+/// The PDF of a printable invoice.
+pub async fn invoice_pdf(doc: InvoiceDocument) -> Result<Vec<u8>, ApiError> {
+    tokio::task::spawn_blocking(move || billing::invoice::render_pdf(&doc))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// `GET /v1/account/credit`: the balance as the customer sees it (negative while a postpaid
+/// account uses its credit line), what is reserved, the credit terms and what can be spent.
+pub async fn credit(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let c = state
+        .store()
+        .credit_view(account)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    let b = state.store().billing_account(account, now_us()).await?;
+    Ok(Json(json!({
+        "balance_czk": c.balance,
+        "reserved_czk": c.reserved,
+        "postpaid": c.postpaid,
+        "credit_limit_czk": c.credit_limit,
+        "spendable_czk": c.spendable,
+        "low_credit_threshold_czk": b.low_credit,
+        "variable_symbol": b.variable_symbol,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -293,6 +373,7 @@ fn invoice_json(i: &InvoiceRecord) -> serde_json::Value {
         "total_czk": d.total,
         "currency": d.currency,
         "variable_symbol": d.variable_symbol,
+        "due_date": d.due_date.map(date),
         "pdf": format!("/v1/invoices/{}.pdf", i.id),
         "created_at": to_rfc3339(i.created_at),
     })
@@ -336,11 +417,8 @@ pub async fn get_invoice(
         return Ok(Json(invoice_json(&invoice)).into_response());
     }
     let number = invoice.document.number.clone();
-    let bytes =
-        tokio::task::spawn_blocking(move || billing::invoice::render_pdf(&invoice.document))
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-            .map_err(|e| ApiError::internal(&e))?;
+    let doc = printable_invoice(&state, account, invoice).await?;
+    let bytes = invoice_pdf(doc).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),

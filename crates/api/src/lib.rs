@@ -18,7 +18,7 @@
 
 mod account;
 mod admin;
-mod billing;
+pub mod billing;
 pub mod blacklist;
 pub mod contacts;
 mod csv;
@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/top-ups", post(billing::create_top_up))
         .route("/v1/top-ups/{id}", get(billing::get_top_up))
         .route("/v1/top-ups/{id}/qr.svg", get(billing::top_up_qr))
+        .route("/v1/top-ups/{id}/qr.png", get(billing::top_up_qr_png))
+        .route("/v1/account/credit", get(billing::credit))
         .route("/v1/invoices", get(billing::list_invoices))
         .route("/v1/invoices/{id}", get(billing::get_invoice))
         .route("/v1/account/low-credit", put(billing::set_low_credit))

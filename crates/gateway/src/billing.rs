@@ -1,16 +1,20 @@
 //! Billing settings and the billing subcommands: statement import, the unpaired-payment queue
-//! and staff pairing, price lists, credit notes, and the debtor and low-credit listings.
+//! and staff pairing, postpaid accounts, price lists, credit notes, monthly invoicing, and the
+//! debtor listing; and the billing worker: low-credit notices, reminders of overdue invoices,
+//! monthly invoicing.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use billing::calendar::Month;
 use billing::vat::VatRateSetting;
-use billing::{InvoicePolicy, PriceEntry, SeriesRule, Supplier, VatRates};
+use billing::{InvoicePolicy, Invoicing, PriceEntry, SeriesRule, Supplier, VatRates};
 use clap::Subcommand;
+use domain::IdGenerator;
 use domain::{AccountId, Money};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use store::{ImportSource, NewPriceList, Store};
+use store::{ImportSource, NewPriceList, OutboxMail, Store};
 
 /// `[billing]` in the settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,8 +36,20 @@ pub struct BillingSettings {
     pub max_top_up_czk: String,
     /// Where low-credit notices are sent from; no notices without it (`[billing.smtp]`).
     pub smtp: Option<SmtpSettings>,
-    /// How often accounts are checked against their low-credit threshold.
+    /// How often accounts are checked against their low-credit threshold (and overdue
+    /// invoices for reminders).
     pub low_credit_check_s: u64,
+    /// `per_payment` (an invoice with each paired payment) or `monthly` (one invoice per
+    /// account for a month's payments, issued after the month).
+    pub invoicing: Invoicing,
+    /// Days from a postpaid usage invoice's issue to its due date.
+    pub postpaid_due_days: u32,
+    /// Days between two reminders of an overdue invoice.
+    pub reminder_interval_days: u32,
+    /// Reminders of one invoice at most (then staff take over: the debtor list).
+    pub max_reminders: u32,
+    /// How often the worker looks for a finished month to invoice.
+    pub invoicing_check_s: u64,
 }
 
 /// An SMTP relay that accepts mail without authentication, e.g. the local MTA or a relay on a
@@ -70,6 +86,11 @@ impl Default for BillingSettings {
             max_top_up_czk: "1000000.00".into(),
             smtp: None,
             low_credit_check_s: 60,
+            invoicing: Invoicing::PerPayment,
+            postpaid_due_days: 14,
+            reminder_interval_days: 7,
+            max_reminders: 3,
+            invoicing_check_s: 3600,
         }
     }
 }
@@ -89,13 +110,14 @@ impl BillingSettings {
             credit_notes: SeriesRule::new(&self.credit_note_prefix, self.number_digits),
             vat_rates: VatRates::from_settings(&self.vat_rates).context("billing.vat_rates")?,
             top_up_description: self.top_up_description.clone(),
+            invoicing: self.invoicing,
         })
     }
 
     /// What the HTTP API needs.
     pub fn api(&self) -> anyhow::Result<api::BillingSettings> {
-        self.policy()?;
         Ok(api::BillingSettings {
+            policy: self.policy()?,
             supplier: self.supplier.clone(),
             top_up_due_days: self.top_up_due_days,
             min_top_up: Money::parse(&self.min_top_up_czk)
@@ -125,8 +147,20 @@ pub enum PaymentsCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Accounts that owe money (reversed payments their credit could not cover), JSON lines.
+    /// Accounts that owe money, JSON lines: reversed payments their credit could not cover
+    /// (`"kind": "reversal"`) and postpaid accounts with overdue invoices (`"kind": "postpaid"`).
     Debtors,
+    /// Make an account postpaid with a credit limit (its balance may go down to -limit), or
+    /// change the limit; `--off` makes it prepaid again (refused while it uses its credit line).
+    Postpaid {
+        #[arg(long)]
+        account: i64,
+        /// The credit limit in CZK, e.g. 5000.00.
+        #[arg(long, required_unless_present = "off")]
+        limit: Option<String>,
+        #[arg(long)]
+        off: bool,
+    },
     /// Decide that an unpaired payment belongs to no account (to be refunded; logged).
     Reject {
         #[arg(long)]
@@ -138,75 +172,197 @@ pub enum PaymentsCommand {
     },
 }
 
-/// Sends the low-credit notices that are due, one e-mail per account, and marks them sent;
-/// re-arms accounts whose credit recovered. Returns how many went out.
-pub async fn low_credit_run_once(store: &Store, smtp: &SmtpSettings) -> anyhow::Result<usize> {
+/// Hands one e-mail to the SMTP relay.
+async fn send_mail(smtp: &SmtpSettings, mail: &OutboxMail) -> anyhow::Result<()> {
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-    store.rearm_low_credit().await?;
-    let due = store.low_credit_due().await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
     let from: lettre::message::Mailbox = smtp
         .from
         .parse()
         .with_context(|| format!("billing.smtp.from {:?}", smtp.from))?;
-    let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+    let to: lettre::message::Mailbox = mail
+        .to
+        .parse()
+        .with_context(|| format!("{:?} is not an e-mail address", mail.to))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject.as_str())
+        .body(mail.body.clone())
+        .context("building the e-mail")?;
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
         .port(smtp.port)
-        .build();
-    let mut sent = 0;
-    for (account, email, available, threshold) in due {
-        let to: lettre::message::Mailbox = match email.parse() {
-            Ok(to) => to,
-            Err(_) => {
-                tracing::warn!(%account, "low-credit notice: the account's e-mail is not an address");
-                store
-                    .mark_low_credit_notified(account, store::now_us())
-                    .await?;
-                continue;
-            }
-        };
-        let body = format!(
-            "Kredit vašeho účtu {account} klesl pod {threshold} CZK: k dispozici je {available} CZK.\n\
-             Dobijte jej bankovním převodem (POST /v1/top-ups).\n\n\
-             The credit of your account {account} fell below {threshold} CZK: {available} CZK is available.\n"
-        );
-        let message = Message::builder()
-            .from(from.clone())
-            .to(to)
-            .subject("Nízký kredit / Low credit")
-            .body(body)
-            .context("building the low-credit e-mail")?;
-        match mailer.send(message).await {
-            Ok(_) => {
-                store
-                    .mark_low_credit_notified(account, store::now_us())
-                    .await?;
-                sent += 1;
-            }
-            // Tried again at the next check.
-            Err(e) => tracing::warn!(%account, error = %e, "low-credit notice not sent"),
-        }
-    }
-    Ok(sent)
+        .build()
+        .send(message)
+        .await
+        .context("sending the e-mail")?;
+    Ok(())
 }
 
-/// [`low_credit_run_once`] every `interval` until `shutdown`.
-pub async fn low_credit_notices(
+/// Mails an outbox e-mail when SMTP is configured and marks it sent; without SMTP (or when
+/// the relay refuses) it stays in the outbox unsent.
+async fn deliver_mail(store: &Store, smtp: Option<&SmtpSettings>, id: i64, mail: &OutboxMail) {
+    let Some(smtp) = smtp else { return };
+    match send_mail(smtp, mail).await {
+        Ok(()) => {
+            if let Err(e) = store.mark_email_sent(id, store::now_us()).await {
+                tracing::warn!(error = %e, "marking the e-mail sent");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), outbox = id, "e-mail not sent; kept in the outbox")
+        }
+    }
+}
+
+/// What one pass of the notices did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NoticeReport {
+    pub low_credit: usize,
+    pub reminders: usize,
+}
+
+/// Low-credit notices and reminders of overdue invoices: each recorded once (the e-mail in the
+/// outbox and the webhook deliveries in the same transaction), then mailed when SMTP is
+/// configured. Accounts whose credit recovered are re-armed first.
+pub async fn notices_run_once(
+    store: &Store,
+    ids: &IdGenerator,
+    settings: &BillingSettings,
+    now: i64,
+) -> anyhow::Result<NoticeReport> {
+    let mut report = NoticeReport::default();
+    store.rearm_low_credit().await?;
+    for (account, email, available, threshold) in store.low_credit_due().await? {
+        let mail = OutboxMail {
+            to: email,
+            subject: "Nízký kredit / Low credit".into(),
+            body: format!(
+                "Kredit vašeho účtu {account} klesl pod {threshold} CZK: k dispozici je {available} CZK.\n\
+                 Dobijte jej bankovním převodem (v aplikaci: Kredit, nebo POST /v1/top-ups).\n\n\
+                 The credit of your account {account} fell below {threshold} CZK: {available} CZK is available.\n"
+            ),
+        };
+        let hooks = store.webhooks_of(&[account]).await?;
+        let event = webhooks::billing::BillingEvent::CreditLow {
+            available,
+            threshold,
+            at: now,
+        };
+        let deliveries = webhooks::billing::deliveries(account, &event, &hooks, ids);
+        if let Some(id) = store
+            .record_low_credit_notice(account, &mail, &deliveries, now)
+            .await?
+        {
+            report.low_credit += 1;
+            deliver_mail(store, settings.smtp.as_ref(), id, &mail).await;
+        }
+    }
+    let today = billing::calendar::prague_date(now);
+    let interval = i64::from(settings.reminder_interval_days) * 86_400_000_000;
+    for u in store.overdue_usage_invoices(today).await? {
+        if u.reminders >= i64::from(settings.max_reminders)
+            || u.reminded_at.is_some_and(|at| now - at < interval)
+        {
+            continue;
+        }
+        let due = billing::calendar::czech(u.due_date);
+        let mail = OutboxMail {
+            to: u.email.clone(),
+            subject: format!(
+                "Upomínka: faktura {} po splatnosti / Invoice overdue",
+                u.number
+            ),
+            body: format!(
+                "Faktura {number} za {period} byla splatná {due}; zbývá uhradit {owed} CZK.\n\
+                 Zaplaťte prosím převodem na účet uvedený na faktuře s jejím variabilním symbolem \
+                 (PDF s QR kódem v aplikaci: Faktury).\n\n\
+                 Invoice {number} for {period} was due on {due}; {owed} CZK is still owed.\n",
+                number = u.number,
+                period = u.period,
+                owed = u.outstanding,
+            ),
+        };
+        let hooks = store.webhooks_of(&[u.account]).await?;
+        let event = webhooks::billing::BillingEvent::InvoiceOverdue {
+            invoice_id: u.invoice_id,
+            number: u.number.clone(),
+            due_date: billing::calendar::iso(u.due_date),
+            outstanding: u.outstanding,
+            reminder: u.reminders + 1,
+            at: now,
+        };
+        let deliveries = webhooks::billing::deliveries(u.account, &event, &hooks, ids);
+        if let Some(id) = store
+            .record_reminder(u.invoice_id, u.reminders, &mail, &deliveries, now)
+            .await?
+        {
+            report.reminders += 1;
+            deliver_mail(store, settings.smtp.as_ref(), id, &mail).await;
+        }
+    }
+    Ok(report)
+}
+
+/// The invoices of a finished month: postpaid usage, and the month's payments when invoicing
+/// is monthly. Returns the numbers issued.
+pub async fn invoice_month(
+    store: &Store,
+    settings: &BillingSettings,
+    month: Month,
+    now: i64,
+) -> anyhow::Result<Vec<String>> {
+    let policy = settings.policy()?;
+    let mut issued = store
+        .invoice_monthly_usage(month, &policy, settings.postpaid_due_days, now)
+        .await
+        .with_context(|| format!("usage invoices of {month}"))?;
+    if policy.invoicing == Invoicing::Monthly {
+        issued.extend(
+            store
+                .invoice_monthly_payments(month, &policy, now)
+                .await
+                .with_context(|| format!("payment invoices of {month}"))?,
+        );
+    }
+    Ok(issued)
+}
+
+/// The billing worker: notices every `low_credit_check_s`, the previous month's invoices every
+/// `invoicing_check_s` (nothing is issued twice), until `shutdown`.
+pub async fn run_worker(
     store: Store,
-    smtp: SmtpSettings,
-    interval: std::time::Duration,
+    ids: std::sync::Arc<IdGenerator>,
+    settings: BillingSettings,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
+    let tick = std::time::Duration::from_secs(settings.low_credit_check_s.max(1));
+    let invoicing_every = std::time::Duration::from_secs(settings.invoicing_check_s.max(1));
+    let mut last_invoicing: Option<std::time::Instant> = None;
     loop {
-        match low_credit_run_once(&store, &smtp).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sent = n, "low-credit notices sent"),
-            Err(e) => tracing::warn!(error = %e, "low-credit check failed"),
+        let now = store::now_us();
+        match notices_run_once(&store, &ids, &settings, now).await {
+            Ok(r) if r == NoticeReport::default() => {}
+            Ok(r) => tracing::info!(
+                low_credit = r.low_credit,
+                reminders = r.reminders,
+                "billing notices recorded"
+            ),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "billing notices failed"),
+        }
+        if last_invoicing.is_none_or(|t| t.elapsed() >= invoicing_every) {
+            last_invoicing = Some(std::time::Instant::now());
+            let month = Month::of(billing::calendar::prague_date(now)).previous();
+            match invoice_month(&store, &settings, month, now).await {
+                Ok(issued) if issued.is_empty() => {}
+                Ok(issued) => {
+                    tracing::info!(%month, count = issued.len(), "monthly invoices issued")
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "monthly invoicing failed"),
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(tick) => {}
         }
     }
 }
@@ -238,6 +394,14 @@ pub enum InvoicesCommand {
         invoice: i64,
         #[arg(long)]
         reason: String,
+    },
+    /// Issue the invoices of a finished month now (the server does it by itself after each
+    /// month): postpaid usage invoices, and with `invoicing = "monthly"` the invoices of the
+    /// month's payments. Prints the numbers issued.
+    RunMonthly {
+        /// YYYY-MM; the previous month when absent.
+        #[arg(long)]
+        month: Option<String>,
     },
 }
 
@@ -314,6 +478,7 @@ pub async fn payments(
                 println!(
                     "{}",
                     serde_json::json!({
+                        "kind": "reversal",
                         "account_id": d.account,
                         "name": d.name,
                         "email": d.email,
@@ -322,6 +487,48 @@ pub async fn payments(
                     })
                 );
             }
+            let today = billing::calendar::prague_date(now);
+            for d in store.postpaid_debtors(today).await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "kind": "postpaid",
+                        "account_id": d.account,
+                        "name": d.name,
+                        "email": d.email,
+                        "owed_czk": d.overdue,
+                        "oldest_due_date": billing::calendar::iso(d.oldest_due),
+                        "overdue_invoices": d.invoices,
+                    })
+                );
+            }
+        }
+        PaymentsCommand::Postpaid {
+            account,
+            limit,
+            off,
+        } => {
+            let limit = match (&limit, off) {
+                (_, true) => Money::ZERO,
+                (Some(l), false) => Money::parse(l)
+                    .ok()
+                    .filter(|m| !m.is_negative())
+                    .with_context(|| format!("--limit {l:?} is not an amount such as 5000.00"))?,
+                (None, false) => anyhow::bail!("--limit or --off"),
+            };
+            let view = store
+                .set_postpaid(AccountId::new(account), !off, limit, now)
+                .await
+                .context("setting the credit terms")?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "account_id": account,
+                    "postpaid": view.postpaid,
+                    "credit_limit_czk": view.credit_limit,
+                    "balance_czk": view.balance,
+                })
+            );
         }
         PaymentsCommand::Reject {
             transaction,
@@ -444,12 +651,29 @@ pub async fn invoices(
     settings: &BillingSettings,
     command: InvoicesCommand,
 ) -> anyhow::Result<()> {
-    let InvoicesCommand::CreditNote { invoice, reason } = command;
-    let id = store
-        .issue_credit_note(invoice, &reason, &settings.policy()?, store::now_us())
-        .await
-        .context("issuing the credit note")?;
-    println!("{}", serde_json::json!({"credit_note_id": id}));
+    match command {
+        InvoicesCommand::CreditNote { invoice, reason } => {
+            let id = store
+                .issue_credit_note(invoice, &reason, &settings.policy()?, store::now_us())
+                .await
+                .context("issuing the credit note")?;
+            println!("{}", serde_json::json!({"credit_note_id": id}));
+        }
+        InvoicesCommand::RunMonthly { month } => {
+            let now = store::now_us();
+            let month = match month {
+                Some(m) => {
+                    Month::parse(&m).with_context(|| format!("--month {m:?} is not YYYY-MM"))?
+                }
+                None => Month::of(billing::calendar::prague_date(now)).previous(),
+            };
+            let issued = invoice_month(store, settings, month, now).await?;
+            println!(
+                "{}",
+                serde_json::json!({"month": month.to_string(), "issued": issued})
+            );
+        }
+    }
     Ok(())
 }
 
@@ -540,12 +764,19 @@ mod tests {
             port,
             from: "ApiSendSMS <billing@example.cz>".into(),
         };
-        assert_eq!(low_credit_run_once(&store, &smtp).await.unwrap(), 1);
-        assert_eq!(
-            low_credit_run_once(&store, &smtp).await.unwrap(),
-            0,
-            "sent once"
-        );
+        let settings = BillingSettings {
+            smtp: Some(smtp),
+            ..BillingSettings::default()
+        };
+        let ids = IdGenerator::new(1);
+        let once = notices_run_once(&store, &ids, &settings, store::now_us())
+            .await
+            .unwrap();
+        assert_eq!(once.low_credit, 1);
+        let again = notices_run_once(&store, &ids, &settings, store::now_us())
+            .await
+            .unwrap();
+        assert_eq!(again.low_credit, 0, "sent once");
         drop(store);
         let mail = tokio::time::timeout(std::time::Duration::from_secs(10), server)
             .await

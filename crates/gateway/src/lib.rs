@@ -588,14 +588,12 @@ async fn serve(
         Duration::from_secs(1),
         shutdown.clone(),
     ));
-    if let Some(smtp) = settings.billing.smtp.clone() {
-        tasks.spawn(billing::low_credit_notices(
-            store.clone(),
-            smtp,
-            Duration::from_secs(settings.billing.low_credit_check_s.max(1)),
-            shutdown.clone(),
-        ));
-    }
+    tasks.spawn(billing::run_worker(
+        store.clone(),
+        ids.clone(),
+        settings.billing.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(workers::maintenance::run(
         store.clone(),
         Duration::from_secs(1),
