@@ -125,10 +125,15 @@ async fn dashboard(State(state): State<WebState>, ctx: Ctx) -> Result<Response, 
         .store()
         .dashboard_stats(user.account, today_start, today_start - 29 * DAY_US, offset)
         .await?;
+    // The customer's balance: negative while a postpaid account uses its credit line.
     let balance = state
         .store()
-        .balance(user.account)
+        .credit_view(user.account)
         .await?
+        .map(|c| store::Balance {
+            available: c.balance,
+            reserved: c.reserved,
+        })
         .unwrap_or(store::Balance {
             available: Money::from_hundredths(0),
             reserved: Money::from_hundredths(0),

@@ -88,6 +88,8 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 (nav_link(ctx, &ctx.app_link("/app/keys"), l.t("API klíče", "API keys")))
                                 (nav_link(ctx, &ctx.app_link("/app/smpp"), "SMPP"))
                                 (nav_link(ctx, &ctx.app_link("/app/webhooks"), "Webhooks"))
+                                (nav_link(ctx, &ctx.app_link("/app/credit"), l.t("Kredit", "Credit")))
+                                (nav_link(ctx, &ctx.app_link("/app/invoices"), l.t("Faktury", "Invoices")))
                                 (nav_link(ctx, &ctx.app_link("/app/security"), l.t("Zabezpečení", "Security")))
                                 (nav_link(ctx, &ctx.app_link("/app/privacy"), l.t("Soukromí", "Privacy")))
                                 (nav_link(ctx, &ctx.app_link("/app/tickets"), l.t("Podpora", "Support")))
@@ -99,6 +101,10 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 }
                                 @if ctx.may(Duty::Operations) {
                                     (nav_link(ctx, &ctx.app_link("/admin/connectors"), l.t("Konektory", "Connectors")))
+                                }
+                                @if ctx.may(Duty::Payments) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/payments"), l.t("Platby", "Payments")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/debtors"), l.t("Dlužníci", "Debtors")))
                                 }
                                 @if ctx.may(Duty::Privacy) {
                                     (nav_link(ctx, &ctx.app_link("/admin/recipients"), l.t("Žádosti příjemců", "Recipients' requests")))

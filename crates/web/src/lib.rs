@@ -10,7 +10,9 @@
 //! - [`public`]: product, how it works, prices, API documentation, contact, the policy;
 //! - [`consent`]: the cookie banner, the cookie list and settings, `/osobni-udaje/`;
 //! - [`auth`]: registration, e-mail verification, sign-in (rate limit, lockout, TOTP), reset;
-//! - [`app`]: the customer app; [`backoffice`]: the staff pages.
+//! - [`app`]: the customer app; [`backoffice`]: the staff pages;
+//! - [`credit`]: the customer's credit, top-ups and invoices; [`backoffice_payments`]: the staff's
+//!   statement upload, unpaired payments, debtors and credit terms.
 //!
 //! Boundary: the web talks to the store and the text rules of `sms`; it never talks to
 //! carriers and knows no JSON of the API except the OpenAPI document it renders.
@@ -20,7 +22,9 @@ pub mod app;
 mod assets;
 pub mod auth;
 pub mod backoffice;
+pub mod backoffice_payments;
 pub mod consent;
+pub mod credit;
 pub mod ctx;
 mod error;
 mod forms;
@@ -156,6 +160,8 @@ pub fn router(state: WebState) -> Router {
         .merge(recipients::routes())
         .merge(integrations::routes())
         .merge(privacy::routes())
+        .merge(credit::routes())
+        .merge(backoffice_payments::routes())
         .route("/robots.txt", get(assets::robots))
         .layer(axum::middleware::from_fn(security::headers))
         .with_state(state)
