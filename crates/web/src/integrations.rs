@@ -148,6 +148,14 @@ fn event_label(l: crate::i18n::Lang, event: &str) -> String {
     let what = match event {
         "message.status" => l.t("změna stavu zprávy", "a message's status changes"),
         "inbound" => l.t("příchozí zpráva", "an inbound message"),
+        "credit.low" => l.t(
+            "kredit klesl pod nastavenou hranici",
+            "the credit fell under the threshold",
+        ),
+        "invoice.overdue" => l.t(
+            "upomínka faktury po splatnosti",
+            "a reminder of an overdue invoice",
+        ),
         _ => "",
     };
     if what.is_empty() {
@@ -192,7 +200,11 @@ async fn webhooks_view(
     let l = ctx.lang;
     let hooks = state.store().list_webhooks(user.account).await?;
     let title = "Webhooks";
-    let ticked = |e: &str| form.is_none_or(|f| f.events.iter().any(|x| x == e));
+    // A new form ticks the message events; the billing events are chosen on purpose.
+    let ticked = |e: &str| match form {
+        Some(f) => f.events.iter().any(|x| x == e),
+        None => e == "message.status" || e == "inbound",
+    };
     let body = html! {
         h1 { (title) }
         p { (l.t("Na zadanou adresu pošleme POST s JSON událostí, podepsaný HMAC-SHA256 (hlavička X-Apisendsms-Signature: v1=HMAC(tajemství, „čas.tělo“)). Nepovedené doručení opakujeme nejméně den.",
