@@ -33,13 +33,13 @@ mod paging;
 pub mod privacy;
 pub mod smpp_credentials;
 mod state;
-mod timefmt;
+pub mod timefmt;
 pub mod webhooks;
 
 pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;
 pub use ops::openapi_document;
-pub use state::{ApiSettings, AppState, ConnectorStatus, ConnectorsView};
+pub use state::{ApiSettings, AppState, Authenticated, ConnectorStatus, ConnectorsView};
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;

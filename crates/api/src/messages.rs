@@ -48,7 +48,38 @@ struct SendRequest {
     client_ref: Option<String>,
     #[serde(default)]
     allow_transliteration: bool,
+    /// "device" (the account's own phones and modems) or "carrier"; the account's setting
+    /// when absent.
+    #[serde(default)]
+    route: Option<Route>,
+    /// Text encrypted end to end for the account's devices.
+    #[serde(default)]
+    e2e: Option<E2e>,
 }
+
+/// The channel a message leaves by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Carrier,
+    Device,
+}
+
+/// Text encrypted end to end between the customer and its devices: the server relays the
+/// ciphertext and never sees the text, so the customer states how many parts it will take
+/// (and pays for them); `text` is then ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct E2e {
+    pub ciphertext: String,
+    pub parts: u32,
+}
+
+/// What the server keeps as the text of an end-to-end encrypted message.
+pub const E2E_PLACEHOLDER: &str = "[end-to-end encrypted]";
+
+/// Longest accepted ciphertext (base64 of ten UCS-2 parts with nonce, keys and tag).
+const MAX_CIPHERTEXT: usize = 4096;
 
 #[derive(Serialize)]
 struct Accepted<'a> {
@@ -177,6 +208,8 @@ async fn send_inner(
         client_ref: req.client_ref,
         allow_transliteration: req.allow_transliteration,
         message_id: None,
+        route: req.route,
+        e2e: req.e2e,
     };
     let accepted = accept(state, account, intake, idempotency, None).await?;
     Ok(json_response(StatusCode::ACCEPTED, accepted.body))
@@ -202,6 +235,60 @@ pub struct Intake {
     pub to_list: Option<i64>,
     /// A commercial message (rules checked here; recipients without a basis are blocked).
     pub marketing: bool,
+    /// The channel; the account's setting when `None`.
+    pub route: Option<Route>,
+    /// Encrypted text for the account's devices instead of `text`.
+    pub e2e: Option<E2e>,
+}
+
+/// Whether the submission goes through the account's own devices, checked: a device route
+/// needs a device, end-to-end encrypted text needs the device route and is never marketing.
+async fn device_channel(
+    state: &AppState,
+    account: domain::AccountId,
+    req: &Intake,
+) -> Result<Option<store::DeviceChannel>, ApiError> {
+    let to_device = match req.route {
+        Some(r) => r == Route::Device,
+        None => {
+            state
+                .store()
+                .device_routing(account)
+                .await?
+                .device_by_default
+        }
+    };
+    if let Some(e) = &req.e2e {
+        let problem = if !to_device {
+            Some("end-to-end encrypted text goes only through devices: set \"route\": \"device\"")
+        } else if req.marketing {
+            Some("commercial messages cannot be end-to-end encrypted: their content must be checkable")
+        } else if e.ciphertext.is_empty() || e.ciphertext.len() > MAX_CIPHERTEXT {
+            Some("e2e.ciphertext must be 1 to 4096 characters")
+        } else if !(1..=state.settings().max_parts).contains(&e.parts) {
+            Some("e2e.parts must be between 1 and the most parts a message may have")
+        } else if req.to_list.is_some() {
+            Some("end-to-end encrypted text cannot be personalised for a contact list")
+        } else {
+            None
+        };
+        if let Some(detail) = problem {
+            return Err(ApiError::invalid("invalid-e2e", "e2e", detail));
+        }
+    }
+    if !to_device {
+        return Ok(None);
+    }
+    if state.store().live_device_count(account).await? == 0 {
+        return Err(ApiError::invalid(
+            "no-device",
+            "route",
+            "the account has no device: pair one with POST /v1/devices, or send by carrier",
+        ));
+    }
+    Ok(Some(store::DeviceChannel {
+        ciphertext: req.e2e.as_ref().map(|e| e.ciphertext.clone()),
+    }))
 }
 
 /// What [`accept`] stored.
@@ -231,7 +318,14 @@ pub async fn accept(
         max_parts: settings.max_parts,
         ..TextOptions::default()
     };
-    let analysis = sms::analyse(&req.text, &opts).map_err(text_error)?;
+    let device = device_channel(state, account, &req).await?;
+    let text = if req.e2e.is_some() {
+        E2E_PLACEHOLDER
+    } else {
+        req.text.as_str()
+    };
+    let analysis = sms::analyse(text, &opts).map_err(text_error)?;
+    let parts = req.e2e.as_ref().map_or(analysis.parts(), |e| e.parts);
     if req.marketing {
         crate::marketing::require(state, account, &req.text).await?;
     }
@@ -339,8 +433,8 @@ pub async fn accept(
                 sender: sender.as_str().to_owned(),
                 body: analysis.text_sent().to_owned(),
                 encoding: encoding_name,
-                parts: analysis.parts(),
-                price: prices.price(number.as_str(), analysis.parts())?,
+                parts,
+                price: prices.price(number.as_str(), parts)?,
                 status,
                 client_ref: req.client_ref.clone(),
                 scheduled_at,
@@ -400,6 +494,7 @@ pub async fn accept(
         now,
         smpp,
         marketing: req.marketing,
+        device,
     };
     let (outcome, blocked) = state.store().submit_decided(submission).await?;
     match outcome {

@@ -59,6 +59,13 @@ id_type!(
     MessageId
 );
 
+impl MessageId {
+    /// When the id was made (the message accepted), in Unix milliseconds.
+    pub fn unix_ms(self) -> u64 {
+        ((self.0 as u64) >> (NODE_BITS + SEQ_BITS)) + EPOCH_MS
+    }
+}
+
 /// Generates unique, time-ordered ids for one node.
 #[derive(Debug)]
 pub struct IdGenerator {
@@ -123,6 +130,9 @@ mod tests {
     fn ids_are_unique_and_increasing_within_one_millisecond() {
         let g = IdGenerator::new(7);
         let ids: Vec<i64> = (0..10_000).map(|_| g.next_at(EPOCH_MS + 1000)).collect();
+        assert!(ids
+            .iter()
+            .all(|&i| MessageId::new(i).unix_ms() == EPOCH_MS + 1000));
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
     }

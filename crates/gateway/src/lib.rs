@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod billing;
+mod devices;
 pub mod privacy;
 pub mod settings;
 mod smsc_sim;
@@ -83,6 +84,10 @@ enum Command {
     },
     /// Run the SMSC simulator: a real SMPP server with receipts, throttling and MO messages.
     SmscSim(smsc_sim::SimArgs),
+    /// Run the device agent: a GSM modem as the account's own delivery channel.
+    Agent(devices::AgentArgs),
+    /// Run a simulated GSM modem on a pseudo-terminal (for the agent, tests and demos).
+    ModemSim(devices::ModemSimArgs),
     /// Bank statements and payments: import, the unpaired queue, staff pairing.
     Payments {
         #[command(subcommand)]
@@ -251,6 +256,8 @@ pub fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::SmscSim(args) => smsc_sim::run(args).await,
+            Command::Agent(args) => devices::agent(args).await,
+            Command::ModemSim(args) => devices::modem_sim(args).await,
             Command::Payments { command } => {
                 let store = connect(&settings).await?;
                 billing::payments(&store, &settings.billing, command).await
@@ -499,6 +506,7 @@ async fn serve(
     let api_metrics = api::ApiMetrics::register(&mut registry);
     let worker_metrics = WorkerMetrics::register(&mut registry);
     let webhook_metrics = webhooks::WebhookMetrics::register(&mut registry);
+    let device_metrics = ::devices::DeviceMetrics::register(&mut registry);
     let webhook_config = settings.webhooks.config()?;
     let webhook_key = webhook_key(&settings)?.map(Arc::new);
     let registry = Arc::new(Mutex::new(registry));
@@ -553,20 +561,32 @@ async fn serve(
 
     let shutdown = CancellationToken::new();
     let wake = Arc::new(Notify::new());
-    let dispatcher = Arc::new(Dispatcher::new(
+    // Customers' own phones and modems: connected to this node's hub, reached by `route =
+    // device` messages.
+    let hub = ::devices::Hub::new(
         store.clone(),
-        routes,
-        connectors.clone(),
-        DispatcherConfig {
-            node,
-            batch: settings.dispatch.batch,
-            concurrency: settings.dispatch.concurrency,
-            lease: Duration::from_secs(settings.dispatch.lease_s),
-            max_attempts: settings.dispatch.max_attempts,
-            ..DispatcherConfig::default()
-        },
-        worker_metrics.clone(),
-    ));
+        ids.clone(),
+        settings.keywords.keywords(),
+        ::devices::HubConfig::default(),
+        device_metrics,
+    );
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            store.clone(),
+            routes,
+            connectors.clone(),
+            DispatcherConfig {
+                node,
+                batch: settings.dispatch.batch,
+                concurrency: settings.dispatch.concurrency,
+                lease: Duration::from_secs(settings.dispatch.lease_s),
+                max_attempts: settings.dispatch.max_attempts,
+                ..DispatcherConfig::default()
+            },
+            worker_metrics.clone(),
+        )
+        .with_devices(Arc::new(::devices::DeviceConnector::new(hub.clone()))),
+    );
     // Shutdown order: HTTP stops taking requests, dispatchers finish the batch in hand,
     // connectors report what they owe, then the receipt worker drains and stops.
     let mut tasks = tokio::task::JoinSet::new();
@@ -697,7 +717,7 @@ async fn serve(
         connectors.clone(),
         tls.is_some(),
     )?;
-    let mut app = api::router(state);
+    let mut app = api::router(state.clone()).merge(::devices::http::router(state, hub));
     if settings.web.enabled {
         app = app.merge(web::router(web_state));
     }

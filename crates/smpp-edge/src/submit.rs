@@ -215,6 +215,7 @@ async fn store_message(
         message_id: id,
         to_list: None,
         marketing: envelope.marketing,
+        ..Intake::default()
     };
     match api::messages::accept(edge.state(), account, intake, None, envelope.origin).await {
         Ok(accepted) => {

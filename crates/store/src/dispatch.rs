@@ -33,6 +33,8 @@ pub struct Claimed {
     pub expires_at: i64,
     /// Including this one.
     pub attempts: u32,
+    /// Goes through the account's own devices (`route = 'device'`), not a carrier.
+    pub device: bool,
 }
 
 /// What became of one claimed message.
@@ -73,7 +75,7 @@ pub struct Receipt {
 }
 
 const CLAIM_RETURNING: &str =
-    "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts, marketing";
+    "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts, marketing, route";
 
 impl Store {
     /// Claims up to `limit` due messages for this node until `lease_until`.
@@ -120,6 +122,7 @@ impl Store {
                     price: Money::from_hundredths(r.try_get("price_cents")?),
                     expires_at: r.try_get("expires_at")?,
                     attempts: to_u32(r.try_get("attempts")?)?,
+                    device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -21,6 +21,7 @@ mod billing;
 mod blacklist;
 mod contacts;
 mod credit;
+mod devices;
 mod dispatch;
 pub mod feed;
 mod inbound;
@@ -54,14 +55,17 @@ pub use contacts::{
     Basis, BatchOutcome, Contact, ContactList, ImportRecord, ImportReject, ImportRow, ImportStatus,
 };
 pub use credit::{CreditView, LedgerRow, OutboxMail};
+pub use devices::{
+    Assignment, AssignmentState, DeviceRecord, DeviceRouting, NewDevice, OfflineFallback,
+};
 pub use dispatch::{Claimed, Receipt, SendResult};
 pub use feed::{FeedBatch, FeedEvent, FeedEventKind, FeedSource, GapTracker};
 pub use inbound::{InboundRecord, NewInbound};
 pub use invoices::InvoiceRecord;
 pub use invoicing::{PostpaidDebtor, UsageInvoice};
 pub use messages::{
-    CancelOutcome, Idempotency, MessageEvent, MessageFilter, MessageRecord, NewMessage, Submission,
-    SubmitOutcome,
+    CancelOutcome, DeviceChannel, Idempotency, MessageEvent, MessageFilter, MessageRecord,
+    NewMessage, Submission, SubmitOutcome,
 };
 pub use privacy::{
     CodeCheck, CustomerErasure, DataRequest, DataTable, NewConsent, NewDataRequest, RequestKind,

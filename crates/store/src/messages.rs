@@ -48,6 +48,15 @@ pub struct Submission {
     pub smpp: Option<crate::SmppOrigin>,
     /// Commercial messages: sent only to numbers the account has a recorded basis for.
     pub marketing: bool,
+    /// Set when the messages go through the account's own devices instead of a carrier.
+    pub device: Option<DeviceChannel>,
+}
+
+/// A submission routed to the account's own devices (phones, GSM modems).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceChannel {
+    /// Text encrypted end to end for the devices (opaque here; relayed as it is).
+    pub ciphertext: Option<String>,
 }
 
 impl Submission {

@@ -405,7 +405,7 @@ async fn reserve_credit(
     Ok(())
 }
 
-const COLS: usize = 18;
+const COLS: usize = 20;
 const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_messages(
@@ -426,7 +426,7 @@ async fn insert_messages(
         let sql = format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, status_reason, client_ref, scheduled_at, due_at, expires_at, created_at, \
-             updated_at, marketing) VALUES {}",
+             updated_at, marketing, route, ciphertext) VALUES {}",
             sql::rows(backend, 1, chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
@@ -453,7 +453,14 @@ async fn insert_messages(
                 .bind(m.expires_at)
                 .bind(s.now)
                 .bind(s.now)
-                .bind(i64::from(s.marketing));
+                .bind(i64::from(s.marketing))
+                .bind(s.device.as_ref().map(|_| "device"))
+                .bind(
+                    s.device
+                        .as_ref()
+                        .and_then(|d| d.ciphertext.as_deref())
+                        .filter(|_| blocked.is_none()),
+                );
         }
         q.execute(&mut *conn).await?;
     }

@@ -310,6 +310,7 @@ async fn a_reversed_payment_takes_the_credit_back_with_a_credit_note() {
             now: T0,
             smpp: None,
             marketing: false,
+            device: None,
         };
         assert_eq!(store.submit(sub).await.unwrap(), SubmitOutcome::Accepted);
         let mut reversal = payment("2004", 10_000, Some(&vs));
@@ -578,6 +579,7 @@ async fn concurrent_import_and_sending_keep_the_ledger_exact() {
                         now: T0,
                         smpp: None,
                         marketing: false,
+                        device: None,
                     };
                     store.submit(sub).await.unwrap();
                     let claimed = store

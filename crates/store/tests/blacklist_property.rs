@@ -168,6 +168,7 @@ async fn run(store: &Store, ops: &[Op]) -> Result<(), TestCaseError> {
                         response: String::new(),
                         now,
                         marketing,
+                        device: None,
                         smpp: None,
                     })
                     .await

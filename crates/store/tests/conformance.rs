@@ -73,6 +73,7 @@ fn submission(
         messages,
         response: format!("response {sub}"),
         marketing: false,
+        device: None,
         now: T0,
         smpp: None,
     }

@@ -74,6 +74,7 @@ async fn send(store: &Store, a: AccountId, id: i64, to: &str, marketing: bool) {
         response: format!("{{\"to\":\"{to}\"}}"),
         now: T0,
         marketing,
+        device: None,
         smpp: None,
     };
     assert_eq!(store.submit(s).await.unwrap(), SubmitOutcome::Accepted);
@@ -214,6 +215,7 @@ async fn a_scheduled_message_to_a_number_blocked_later_is_ended_at_once() {
             response: String::new(),
             now: T0,
             marketing: false,
+            device: None,
             smpp: None,
         };
         assert_eq!(store.submit(s).await.unwrap(), SubmitOutcome::Accepted);
@@ -462,6 +464,7 @@ async fn erasure_leaves_only_the_hash_and_the_block_still_works() {
                 response: format!("{{\"to\":\"{A_NUMBER}\"}}"),
                 now: T0,
                 marketing: false,
+                device: None,
                 smpp: None,
             })
             .await

@@ -61,6 +61,7 @@ fn submission(account: AccountId, id: i64, origin: Option<SmppOrigin>) -> Submis
         now: 10,
         smpp: origin,
         marketing: false,
+        device: None,
     }
 }
 

@@ -59,6 +59,7 @@ async fn account_with_two_messages(store: &Store) -> AccountId {
             response: "r".into(),
             smpp: None,
             marketing: false,
+            device: None,
             now: T0,
         })
         .await

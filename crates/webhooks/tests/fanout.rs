@@ -64,6 +64,7 @@ async fn two_fan_outs_on_one_database_make_each_delivery_once() {
                     now: T0,
                     smpp: None,
                     marketing: false,
+                    device: None,
                 })
                 .await
                 .unwrap();

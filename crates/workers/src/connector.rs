@@ -28,6 +28,9 @@ pub enum Delivery {
     Temporary { reason: String },
     /// Will never work (bad number, refused content).
     Permanent { reason: String },
+    /// This channel will not take it: send it by the carrier route table instead (a device
+    /// route whose devices stayed offline past the account's wait).
+    Reroute { reason: String },
 }
 
 /// What connectors report without being asked.

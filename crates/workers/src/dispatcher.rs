@@ -59,6 +59,8 @@ pub struct Dispatcher {
     connectors: HashMap<String, Arc<dyn Connector>>,
     config: DispatcherConfig,
     metrics: WorkerMetrics,
+    /// The channel of messages routed to the account's own devices.
+    devices: Option<Arc<dyn Connector>>,
 }
 
 impl Dispatcher {
@@ -79,7 +81,15 @@ impl Dispatcher {
             connectors,
             config,
             metrics,
+            devices: None,
         }
+    }
+
+    /// Sends messages whose route is `device` through `devices` (the account's own phones and
+    /// modems) instead of the route table.
+    pub fn with_devices(mut self, devices: Arc<dyn Connector>) -> Self {
+        self.devices = Some(devices);
+        self
     }
 
     /// Claims one batch of due messages, submits them and records the results.
@@ -118,15 +128,6 @@ impl Dispatcher {
     }
 
     async fn send_one(&self, m: &Claimed) -> SendResult {
-        let digits = m.to.trim_start_matches('+');
-        let connector = self
-            .routes
-            .candidates(digits)
-            .filter_map(|name| self.connectors.get(name))
-            .find(|c| c.is_up());
-        let Some(connector) = connector else {
-            return self.retry_or_fail(m, "no route up for this destination".into());
-        };
         let out = OutboundMessage {
             id: m.id,
             account: m.account,
@@ -137,15 +138,42 @@ impl Dispatcher {
             parts: m.parts,
             expires_at: m.expires_at,
         };
-        match connector.submit(&out).await {
+        if m.device {
+            let Some(devices) = &self.devices else {
+                return self.retry_or_fail(m, "no device channel on this node".into());
+            };
+            match devices.submit(&out).await {
+                Delivery::Reroute { reason } => {
+                    tracing::info!(message_id = %m.id, %reason, "device route: falling back to a carrier");
+                }
+                other => return self.result(m, devices.name(), other),
+            }
+        }
+        let digits = m.to.trim_start_matches('+');
+        let connector = self
+            .routes
+            .candidates(digits)
+            .filter_map(|name| self.connectors.get(name))
+            .find(|c| c.is_up());
+        let Some(connector) = connector else {
+            return self.retry_or_fail(m, "no route up for this destination".into());
+        };
+        let delivery = connector.submit(&out).await;
+        self.result(m, connector.name(), delivery)
+    }
+
+    fn result(&self, m: &Claimed, connector: &str, delivery: Delivery) -> SendResult {
+        match delivery {
             Delivery::Accepted { smsc_id } => SendResult::Sent {
                 id: m.id,
                 account: m.account,
                 price: m.price,
-                connector: connector.name().to_owned(),
+                connector: connector.to_owned(),
                 smsc_id,
             },
-            Delivery::Temporary { reason } => self.retry_or_fail(m, reason),
+            Delivery::Temporary { reason } | Delivery::Reroute { reason } => {
+                self.retry_or_fail(m, reason)
+            }
             Delivery::Permanent { reason } => SendResult::Failed {
                 id: m.id,
                 account: m.account,

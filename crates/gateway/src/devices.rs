@@ -1,0 +1,80 @@
+//! `apisendsms agent` (the reference device agent for a GSM modem) and `apisendsms modem-sim`
+//! (a simulated modem on a pseudo-terminal).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    /// The gateway, e.g. https://sms.example.com.
+    #[arg(long)]
+    pub server: String,
+    /// The credential file (written by --pair, read otherwise).
+    #[arg(long)]
+    pub credential: PathBuf,
+    /// The modem's serial device, e.g. /dev/ttyUSB0.
+    #[arg(long, required_unless_present = "pair")]
+    pub modem: Option<PathBuf>,
+    /// Exchange this pairing code for a credential first (then run if --modem is given).
+    #[arg(long)]
+    pub pair: Option<String>,
+    /// The journal of work in progress (default: beside the credential file).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// The service centre number for submits (default: the SIM's).
+    #[arg(long)]
+    pub smsc: Option<String>,
+}
+
+pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    if let Some(code) = &args.pair {
+        let cred = modem::agent::pair(&args.server, code, &args.credential).await?;
+        println!(
+            "paired as device {}; credential written to {}",
+            cred.device_id,
+            args.credential.display()
+        );
+    }
+    let Some(modem) = args.modem else {
+        return Ok(());
+    };
+    modem::agent::run(modem::agent::AgentConfig {
+        server: args.server,
+        credential: args.credential,
+        modem,
+        journal: args.journal,
+        smsc: args.smsc,
+    })
+    .await
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ModemSimArgs {
+    /// Also make this path a symbolic link to the pseudo-terminal.
+    #[arg(long)]
+    pub link: Option<PathBuf>,
+    /// Time the simulated network takes to accept a message.
+    #[arg(long, default_value_t = 50)]
+    pub send_delay_ms: u64,
+    /// Time until a sent message's status report.
+    #[arg(long, default_value_t = 100)]
+    pub report_delay_ms: u64,
+    /// Destinations ending with these digits are reported undeliverable.
+    #[arg(long)]
+    pub undeliverable_suffix: Option<String>,
+}
+
+pub async fn modem_sim(args: ModemSimArgs) -> anyhow::Result<()> {
+    modem::serve_pty(
+        modem::sim::SimConfig {
+            send_delay: Duration::from_millis(args.send_delay_ms),
+            report_delay: Duration::from_millis(args.report_delay_ms),
+            undeliverable_suffix: args.undeliverable_suffix,
+        },
+        args.link,
+    )
+    .await
+    .context("the modem simulator")
+}

@@ -1,0 +1,876 @@
+//! The reference device agent: `apisendsms agent --server URL --credential FILE --modem DEV`.
+//! It talks the device protocol to the server and drives a GSM modem in PDU mode.
+//!
+//! Everything it learns is appended to a journal (fsynced) before it tells the server, so a
+//! restart resumes where it stopped: assigned messages are sent, reports the server did not
+//! confirm are repeated, and a message whose `AT+CMGS` was in progress when the agent stopped
+//! is reported failed "in doubt" rather than sent a second time.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use devices::protocol::{DeviceFrame, ServerFrame};
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::at::{AtError, Modem, Timeouts, Urc};
+use crate::pdu::{self, Deliver, Outcome, StatusReport};
+
+/// What `apisendsms agent pair` writes and the agent reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialFile {
+    pub server: String,
+    pub device_id: String,
+    pub credential: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// `http://host:port` or `https://host` of the gateway.
+    pub server: String,
+    pub credential: PathBuf,
+    pub modem: PathBuf,
+    /// The journal; beside the credential file when not given.
+    pub journal: Option<PathBuf>,
+    /// The service centre for submits; the SIM's default when `None`.
+    pub smsc: Option<String>,
+}
+
+/// Exchanges a pairing code for a credential and writes the credential file (mode 0600).
+pub async fn pair(server: &str, code: &str, file: &Path) -> anyhow::Result<CredentialFile> {
+    let url = format!("{}/v1/devices/pair", server.trim_end_matches('/'));
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .with_context(|| format!("reaching {url}"))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.context("reading the pairing answer")?;
+    anyhow::ensure!(
+        status.is_success(),
+        "pairing refused ({status}): {}",
+        body["detail"].as_str().unwrap_or("no detail")
+    );
+    let cred = CredentialFile {
+        server: server.trim_end_matches('/').to_owned(),
+        device_id: body["device_id"].as_str().unwrap_or_default().to_owned(),
+        credential: body["credential"]
+            .as_str()
+            .context("the pairing answer has no credential")?
+            .to_owned(),
+    };
+    write_private(file, serde_json::to_string_pretty(&cred)?.as_bytes())
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(cred)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+enum Record {
+    Assigned {
+        id: String,
+        to: String,
+        text: Option<String>,
+        parts: u32,
+        expires_at_ms: i64,
+    },
+    Submitting {
+        id: String,
+    },
+    Sent {
+        id: String,
+        refs: Vec<u8>,
+    },
+    Part {
+        id: String,
+        reference: u8,
+        delivered: bool,
+    },
+    Final {
+        id: String,
+        delivered: bool,
+        error: Option<String>,
+    },
+    Confirmed {
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Assigned,
+    Submitting,
+    Sent,
+    Final,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    to: String,
+    text: Option<String>,
+    parts: u32,
+    expires_at_ms: i64,
+    phase: Phase,
+    refs: Vec<u8>,
+    parts_done: BTreeMap<u8, bool>,
+    delivered: bool,
+    error: Option<String>,
+    /// The server confirmed the latest report.
+    confirmed: bool,
+}
+
+impl Entry {
+    /// The report that tells the server where this message stands.
+    fn report(&self, id: &str) -> DeviceFrame {
+        match self.phase {
+            Phase::Assigned | Phase::Submitting => DeviceFrame::Ack { id: id.to_owned() },
+            Phase::Sent => DeviceFrame::Sent {
+                id: id.to_owned(),
+                refs: self.refs.iter().map(|r| u16::from(*r)).collect(),
+            },
+            Phase::Final if self.delivered => DeviceFrame::Delivered { id: id.to_owned() },
+            Phase::Final => DeviceFrame::Failed {
+                id: id.to_owned(),
+                error: self.error.clone().unwrap_or_else(|| "failed".into()),
+            },
+        }
+    }
+}
+
+/// The journal file and the state it describes.
+struct Journal {
+    file: std::fs::File,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Journal {
+    fn open(path: &Path) -> anyhow::Result<Journal> {
+        let mut entries = BTreeMap::new();
+        if let Ok(text) = std::fs::read_to_string(path) {
+            for line in text.lines() {
+                // A line cut by a crash is the last one; it is ignored.
+                if let Ok(r) = serde_json::from_str::<Record>(line) {
+                    apply(&mut entries, r);
+                }
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the journal {}", path.display()))?;
+        Ok(Journal { file, entries })
+    }
+
+    fn append(&mut self, r: Record) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(&r)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        apply(&mut self.entries, r);
+        Ok(())
+    }
+}
+
+fn apply(entries: &mut BTreeMap<String, Entry>, r: Record) {
+    match r {
+        Record::Assigned {
+            id,
+            to,
+            text,
+            parts,
+            expires_at_ms,
+        } => {
+            entries.entry(id).or_insert(Entry {
+                to,
+                text,
+                parts,
+                expires_at_ms,
+                phase: Phase::Assigned,
+                refs: Vec::new(),
+                parts_done: BTreeMap::new(),
+                delivered: false,
+                error: None,
+                confirmed: false,
+            });
+        }
+        Record::Submitting { id } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.phase = Phase::Submitting;
+            }
+        }
+        Record::Sent { id, refs } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.phase = Phase::Sent;
+                e.refs = refs;
+                e.confirmed = false;
+            }
+        }
+        Record::Part {
+            id,
+            reference,
+            delivered,
+        } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.parts_done.insert(reference, delivered);
+            }
+        }
+        Record::Final {
+            id,
+            delivered,
+            error,
+        } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.phase = Phase::Final;
+                e.delivered = delivered;
+                e.error = error;
+                e.confirmed = false;
+            }
+        }
+        Record::Confirmed { id } => {
+            if let Some(e) = entries.get_mut(&id) {
+                e.confirmed = true;
+            }
+        }
+    }
+}
+
+/// Inbound messages being joined and those waiting for the server's confirmation.
+#[derive(Default)]
+struct Inbound {
+    /// (from, concat reference) -> parts by sequence: (text, storage index).
+    partial: HashMap<(String, u16), (u8, BTreeMap<u8, (String, u32)>)>,
+    /// ref -> the frame and the storage indexes to delete once stored.
+    ready: BTreeMap<String, (DeviceFrame, Vec<u32>)>,
+}
+
+impl Inbound {
+    /// Offers a stored SMS-DELIVER; returns the ref of a message now complete.
+    fn offer(&mut self, index: u32, d: Deliver) -> Option<String> {
+        let text = d.user_data.text();
+        let received_at_ms = d.timestamp.to_unix() * 1000;
+        let (reference, indexes, text) = match d.user_data.concat() {
+            None => (
+                format!("{}:{}:{index}", d.originator, d.timestamp.to_unix()),
+                vec![index],
+                text,
+            ),
+            Some(c) => {
+                let key = (d.originator.clone(), c.reference);
+                let slot = self
+                    .partial
+                    .entry(key.clone())
+                    .or_insert((c.total, BTreeMap::new()));
+                slot.1.insert(c.seq, (text, index));
+                if slot.1.len() < usize::from(slot.0) {
+                    return None;
+                }
+                let (_, parts) = self.partial.remove(&key)?;
+                let indexes = parts.values().map(|(_, i)| *i).collect();
+                let text = parts.into_values().map(|(t, _)| t).collect();
+                (
+                    format!(
+                        "{}:{}:c{}",
+                        d.originator,
+                        d.timestamp.to_unix(),
+                        c.reference
+                    ),
+                    indexes,
+                    text,
+                )
+            }
+        };
+        let frame = DeviceFrame::Inbound {
+            reference: reference.clone(),
+            from: d.originator,
+            text,
+            received_at_ms,
+        };
+        self.ready.insert(reference.clone(), (frame, indexes));
+        Some(reference)
+    }
+}
+
+/// Why a session with the server ended.
+enum End {
+    /// Reconnect after a pause.
+    Lost(anyhow::Error),
+    /// The server refused the credential: stop.
+    Refused(String),
+    /// The modem is gone: stop (the journal keeps what was in progress).
+    Modem(AtError),
+}
+
+struct Agent {
+    config: AgentConfig,
+    credential: String,
+    journal: Journal,
+    modem: Modem,
+    inbound: Inbound,
+    model: Option<String>,
+    queue: VecDeque<String>,
+}
+
+/// Runs the agent until the credential is refused or the modem fails.
+pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let cred: CredentialFile = serde_json::from_slice(
+        &std::fs::read(&config.credential)
+            .with_context(|| format!("reading {}", config.credential.display()))?,
+    )
+    .context("the credential file is not what `apisendsms agent pair` writes")?;
+    let journal_path = config
+        .journal
+        .clone()
+        .unwrap_or_else(|| config.credential.with_extension("journal"));
+    let mut journal = Journal::open(&journal_path)?;
+    let line = crate::tty::open_serial(&config.modem)
+        .with_context(|| format!("opening the modem {}", config.modem.display()))?;
+    let mut modem = Modem::new(line.reader, line.writer, Timeouts::default());
+    modem.init().await.context("setting up the modem")?;
+    let model = modem.model().await.ok();
+    // A submit in progress when the agent stopped may or may not have reached the network.
+    let in_doubt: Vec<String> = journal
+        .entries
+        .iter()
+        .filter(|(_, e)| e.phase == Phase::Submitting)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in in_doubt {
+        tracing::warn!(message_id = %id, "in doubt after a restart: not sent again");
+        journal.append(Record::Final {
+            id,
+            delivered: false,
+            error: Some(
+                "in doubt: the agent stopped while the modem was sending it; not sent again".into(),
+            ),
+        })?;
+    }
+    let queue = journal
+        .entries
+        .iter()
+        .filter(|(_, e)| e.phase == Phase::Assigned)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut agent = Agent {
+        config,
+        credential: cred.credential,
+        journal,
+        modem,
+        inbound: Inbound::default(),
+        model,
+        queue,
+    };
+    // Messages received while the agent was away.
+    for s in agent.modem.list().await.unwrap_or_default() {
+        agent.stored_message(s.index, &s.pdu).await;
+    }
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match agent.session().await {
+            End::Refused(why) => anyhow::bail!("the server refused this device: {why}"),
+            End::Modem(e) => return Err(e).context("the modem failed"),
+            End::Lost(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "connection to the server lost; reconnecting");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send_frame(ws: &mut Ws, frame: &DeviceFrame) -> Result<(), End> {
+    let text = serde_json::to_string(frame).map_err(|e| End::Lost(e.into()))?;
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| End::Lost(e.into()))
+}
+
+impl Agent {
+    fn ws_url(&self) -> String {
+        let base = self.config.server.trim_end_matches('/');
+        let base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base.to_owned()
+        };
+        format!("{base}/v1/devices/ws")
+    }
+
+    async fn session(&mut self) -> End {
+        let mut request = match self.ws_url().into_client_request() {
+            Ok(r) => r,
+            Err(e) => return End::Refused(format!("bad server URL: {e}")),
+        };
+        match format!("Bearer {}", self.credential)
+            .parse::<tokio_tungstenite::tungstenite::http::HeaderValue>()
+        {
+            Ok(v) => {
+                request.headers_mut().insert(
+                    tokio_tungstenite::tungstenite::http::header::AUTHORIZATION,
+                    v,
+                );
+            }
+            Err(_) => return End::Refused("the credential is not a valid header value".into()),
+        }
+        let mut ws = match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => ws,
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp))
+                if resp.status().as_u16() == 401 =>
+            {
+                return End::Refused("the credential is unknown or revoked".into())
+            }
+            Err(e) => return End::Lost(e.into()),
+        };
+        match self.converse(&mut ws).await {
+            Ok(()) => End::Lost(anyhow::anyhow!("the server closed the connection")),
+            Err(end) => {
+                let _ = ws.close(None).await;
+                end
+            }
+        }
+    }
+
+    async fn converse(&mut self, ws: &mut Ws) -> Result<(), End> {
+        let signal = self.modem.signal().await.ok();
+        let battery = self.modem.battery().await.ok();
+        send_frame(
+            ws,
+            &DeviceFrame::Hello {
+                model: self.model.clone(),
+                sim_slots: Some(1),
+                signal,
+                battery,
+                app: Some(format!("apisendsms-agent {}", env!("CARGO_PKG_VERSION"))),
+            },
+        )
+        .await?;
+        // Repeat what the server has not confirmed.
+        let unconfirmed: Vec<DeviceFrame> = self
+            .journal
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.confirmed && matches!(e.phase, Phase::Sent | Phase::Final))
+            .map(|(id, e)| e.report(id))
+            .collect();
+        for f in unconfirmed {
+            send_frame(ws, &f).await?;
+        }
+        let waiting: Vec<DeviceFrame> = self
+            .inbound
+            .ready
+            .values()
+            .map(|(f, _)| f.clone())
+            .collect();
+        for f in waiting {
+            send_frame(ws, &f).await?;
+        }
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(30));
+        heartbeat.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                incoming = ws.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(_))) | None => return Ok(()),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(End::Lost(e.into())),
+                    };
+                    let frame: ServerFrame = serde_json::from_str(text.as_str())
+                        .map_err(|e| End::Lost(anyhow::anyhow!("bad frame from the server: {e}")))?;
+                    if let Some(d) = self.on_server(ws, frame).await? {
+                        heartbeat = tokio::time::interval(d);
+                        heartbeat.tick().await;
+                    }
+                }
+                urc = self.modem.next_urc() => {
+                    let urc = urc.map_err(End::Modem)?;
+                    for f in self.on_urc(urc).await? {
+                        send_frame(ws, &f).await?;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    let signal = self.modem.signal().await.ok();
+                    send_frame(ws, &DeviceFrame::Heartbeat {
+                        signal,
+                        battery: None,
+                        queue: Some(self.queue.len() as u32),
+                    }).await?;
+                }
+                _ = std::future::ready(()), if !self.queue.is_empty() => {
+                    let id = self.queue.pop_front().expect("not empty");
+                    if let Some(f) = self.send_message(&id).await? {
+                        send_frame(ws, &f).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles a server frame; returns a new heartbeat period when the server set one.
+    async fn on_server(
+        &mut self,
+        ws: &mut Ws,
+        frame: ServerFrame,
+    ) -> Result<Option<Duration>, End> {
+        let j = |e: anyhow::Error| End::Modem(AtError::Io(std::io::Error::other(e.to_string())));
+        match frame {
+            ServerFrame::Welcome { heartbeat_s, .. } => {
+                return Ok(Some(Duration::from_secs(u64::from(heartbeat_s.max(1)))));
+            }
+            ServerFrame::Assign {
+                id,
+                to,
+                text,
+                ciphertext,
+                parts,
+                expires_at_ms,
+            } => {
+                if let Some(e) = self.journal.entries.get(&id) {
+                    // A repeat (the ack or a report was lost): say where it stands.
+                    let f = e.report(&id);
+                    send_frame(ws, &f).await?;
+                    return Ok(None);
+                }
+                self.journal
+                    .append(Record::Assigned {
+                        id: id.clone(),
+                        to,
+                        text: text.clone(),
+                        parts,
+                        expires_at_ms,
+                    })
+                    .map_err(j)?;
+                send_frame(ws, &DeviceFrame::Ack { id: id.clone() }).await?;
+                if text.is_none() || ciphertext.is_some() {
+                    // This agent holds no end-to-end key: it cannot read the text.
+                    let f = self
+                        .finish(
+                            &id,
+                            false,
+                            Some("this agent does not hold an end-to-end key".into()),
+                        )
+                        .map_err(j)?;
+                    send_frame(ws, &f).await?;
+                } else {
+                    self.queue.push_back(id);
+                }
+            }
+            ServerFrame::Confirm { id } => {
+                if self.journal.entries.contains_key(&id) {
+                    self.journal.append(Record::Confirmed { id }).map_err(j)?;
+                }
+            }
+            ServerFrame::InboundStored { reference } => {
+                if let Some((_, indexes)) = self.inbound.ready.remove(&reference) {
+                    for i in indexes {
+                        if let Err(e) = self.modem.delete(i).await {
+                            tracing::warn!(index = i, error = %e, "could not delete a stored message");
+                        }
+                    }
+                }
+            }
+            ServerFrame::Error { detail } => {
+                if detail.contains("revoked") {
+                    return Err(End::Refused(detail));
+                }
+                return Err(End::Lost(anyhow::anyhow!("server error: {detail}")));
+            }
+        }
+        Ok(None)
+    }
+
+    fn finish(
+        &mut self,
+        id: &str,
+        delivered: bool,
+        error: Option<String>,
+    ) -> anyhow::Result<DeviceFrame> {
+        self.journal.append(Record::Final {
+            id: id.to_owned(),
+            delivered,
+            error,
+        })?;
+        Ok(self.journal.entries[id].report(id))
+    }
+
+    /// Sends one assigned message through the modem; returns the report for the server.
+    async fn send_message(&mut self, id: &str) -> Result<Option<DeviceFrame>, End> {
+        let j = |e: anyhow::Error| End::Modem(AtError::Io(std::io::Error::other(e.to_string())));
+        let Some(e) = self.journal.entries.get(id).cloned() else {
+            return Ok(None);
+        };
+        if e.phase != Phase::Assigned {
+            return Ok(None);
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        if now_ms >= e.expires_at_ms {
+            return self
+                .finish(
+                    id,
+                    false,
+                    Some("validity period ended before sending".into()),
+                )
+                .map(Some)
+                .map_err(j);
+        }
+        let text = e.text.clone().unwrap_or_default();
+        let reference = id
+            .bytes()
+            .fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+        let submits = match pdu::submits_for(&e.to, &text, reference, e.parts.max(1)) {
+            Ok(s) => s,
+            Err(err) => {
+                return self
+                    .finish(id, false, Some(err.to_string()))
+                    .map(Some)
+                    .map_err(j)
+            }
+        };
+        self.journal
+            .append(Record::Submitting { id: id.to_owned() })
+            .map_err(j)?;
+        let mut refs = Vec::with_capacity(submits.len());
+        for s in &submits {
+            let (hex, len) = match s.to_modem(self.config.smsc.as_deref()) {
+                Ok(x) => x,
+                Err(err) => {
+                    return self
+                        .finish(id, false, Some(err.to_string()))
+                        .map(Some)
+                        .map_err(j)
+                }
+            };
+            match self.modem.send_pdu(&hex, len).await {
+                Ok(mr) => refs.push(mr),
+                Err(err) if err.is_refusal() => {
+                    let why = if refs.is_empty() {
+                        err.to_string()
+                    } else {
+                        format!("part {} of {}: {err}", refs.len() + 1, submits.len())
+                    };
+                    return self.finish(id, false, Some(why)).map(Some).map_err(j);
+                }
+                Err(AtError::Timeout(c)) => {
+                    tracing::warn!(command = %c, "the modem did not answer; resetting it");
+                    let f = self
+                        .finish(
+                            id,
+                            false,
+                            Some("in doubt: the modem stopped answering while sending it".into()),
+                        )
+                        .map_err(j)?;
+                    self.modem.reset().await.map_err(End::Modem)?;
+                    return Ok(Some(f));
+                }
+                Err(err) => return Err(End::Modem(err)),
+            }
+        }
+        self.journal
+            .append(Record::Sent {
+                id: id.to_owned(),
+                refs,
+            })
+            .map_err(j)?;
+        Ok(Some(self.journal.entries[id].report(id)))
+    }
+
+    /// Handles an unsolicited result code; returns reports for the server.
+    async fn on_urc(&mut self, urc: Urc) -> Result<Vec<DeviceFrame>, End> {
+        match urc {
+            Urc::StatusReport { pdu } => Ok(self.status_report(&pdu).into_iter().collect()),
+            Urc::StoredReport { index } => {
+                let stored = self.modem.read(index).await;
+                let _ = self.modem.delete(index).await;
+                Ok(stored
+                    .ok()
+                    .and_then(|s| self.status_report(&s.pdu))
+                    .into_iter()
+                    .collect())
+            }
+            Urc::NewMessage { index } => match self.modem.read(index).await {
+                Ok(s) => Ok(self
+                    .stored_message(s.index, &s.pdu)
+                    .await
+                    .into_iter()
+                    .collect()),
+                Err(e) => {
+                    tracing::warn!(index, error = %e, "could not read a new message");
+                    Ok(Vec::new())
+                }
+            },
+            Urc::Ready => {
+                self.modem.init().await.map_err(End::Modem)?;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    async fn stored_message(&mut self, index: u32, raw: &[u8]) -> Option<DeviceFrame> {
+        let d = pdu::strip_smsc(raw).and_then(|(_, tpdu)| Deliver::decode(tpdu));
+        match d {
+            Ok(d) => {
+                let reference = self.inbound.offer(index, d)?;
+                self.inbound.ready.get(&reference).map(|(f, _)| f.clone())
+            }
+            Err(e) => {
+                // Not an SMS-DELIVER (a stored report, a draft): leave it.
+                tracing::debug!(index, error = %e, "skipping a stored message");
+                None
+            }
+        }
+    }
+
+    fn status_report(&mut self, raw: &[u8]) -> Option<DeviceFrame> {
+        let report = pdu::strip_smsc(raw)
+            .and_then(|(_, tpdu)| StatusReport::decode(tpdu))
+            .ok()?;
+        let outcome = report.outcome();
+        if outcome == Outcome::Pending {
+            return None;
+        }
+        // The newest message still waiting for a report on this reference.
+        let id = self
+            .journal
+            .entries
+            .iter()
+            .rev()
+            .find(|(_, e)| {
+                e.phase == Phase::Sent
+                    && e.refs.contains(&report.reference)
+                    && !e.parts_done.contains_key(&report.reference)
+            })
+            .map(|(id, _)| id.clone())?;
+        let delivered = outcome == Outcome::Delivered;
+        let result = (|| -> anyhow::Result<Option<DeviceFrame>> {
+            self.journal.append(Record::Part {
+                id: id.clone(),
+                reference: report.reference,
+                delivered,
+            })?;
+            let e = &self.journal.entries[&id];
+            if !delivered {
+                let error = format!("status report: TP-ST 0x{:02X}", report.status);
+                return self.finish(&id, false, Some(error)).map(Some);
+            }
+            if e.refs.iter().all(|r| e.parts_done.get(r) == Some(&true)) {
+                return self.finish(&id, true, None).map(Some);
+            }
+            Ok(None)
+        })();
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "journal write failed");
+            None
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_replays_to_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            for r in [
+                Record::Assigned {
+                    id: "1".into(),
+                    to: "+420777000111".into(),
+                    text: Some("a".into()),
+                    parts: 1,
+                    expires_at_ms: i64::MAX,
+                },
+                Record::Assigned {
+                    id: "2".into(),
+                    to: "+420777000111".into(),
+                    text: Some("b".into()),
+                    parts: 1,
+                    expires_at_ms: i64::MAX,
+                },
+                Record::Submitting { id: "1".into() },
+                Record::Sent {
+                    id: "1".into(),
+                    refs: vec![4],
+                },
+                Record::Confirmed { id: "1".into() },
+                Record::Submitting { id: "2".into() },
+            ] {
+                j.append(r).unwrap();
+            }
+        }
+        // A torn last line is ignored.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"k\":\"fin")
+            .unwrap();
+        let j = Journal::open(&path).unwrap();
+        let one = &j.entries["1"];
+        assert_eq!(
+            (one.phase, one.confirmed, one.refs.clone()),
+            (Phase::Sent, true, vec![4])
+        );
+        assert_eq!(j.entries["2"].phase, Phase::Submitting);
+        assert_eq!(
+            one.report("1"),
+            DeviceFrame::Sent {
+                id: "1".into(),
+                refs: vec![4]
+            }
+        );
+    }
+
+    #[test]
+    fn concatenated_inbound_parts_are_joined_once_complete() {
+        let mut inbound = Inbound::default();
+        let text = "Dobrý den, ".repeat(12);
+        let parts = pdu::submits_for("+420777000111", &text, 5, 10).unwrap();
+        assert!(parts.len() > 1);
+        let ts = pdu::Timestamp::from_unix(1_700_000_000);
+        let mut done = None;
+        for (i, p) in parts.iter().enumerate().rev() {
+            let d = Deliver {
+                originator: "+420777000111".into(),
+                timestamp: ts,
+                user_data: p.user_data.clone(),
+            };
+            assert!(done.is_none());
+            done = inbound.offer(i as u32 + 1, d);
+        }
+        let reference = done.unwrap();
+        let (frame, indexes) = &inbound.ready[&reference];
+        assert_eq!(indexes.len(), parts.len());
+        assert!(matches!(frame, DeviceFrame::Inbound { text: t, .. } if *t == text));
+    }
+}
