@@ -697,7 +697,7 @@ mod tests {
             23,
             Submit {
                 reference: 0,
-                destination: "13428139693".into(),
+                destination: "13421839693".into(),
                 status_report: false,
                 validity: None,
                 user_data: UserData {
