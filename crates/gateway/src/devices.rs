@@ -40,14 +40,23 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let Some(modem) = args.modem else {
         return Ok(());
     };
-    modem::agent::run(modem::agent::AgentConfig {
+    let result = modem::agent::run(modem::agent::AgentConfig {
         server: args.server,
         credential: args.credential,
         modem,
         journal: args.journal,
         smsc: args.smsc,
     })
-    .await
+    .await;
+    // A read of the serial line may still be waiting on a blocking thread, which the runtime
+    // would wait for: end the process here.
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::exit(1)
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,5 +85,7 @@ pub async fn modem_sim(args: ModemSimArgs) -> anyhow::Result<()> {
         args.link,
     )
     .await
-    .context("the modem simulator")
+    .context("the modem simulator")?;
+    // The pseudo-terminal's reader may still be waiting on a blocking thread.
+    std::process::exit(0)
 }

@@ -104,7 +104,7 @@ impl Agent {
             .args(["agent", "--server", &app.base, "--credential"])
             .arg(credential)
             .args(["--modem", modem])
-            .env("APISENDSMS_LOG", "warn")
+            .env("APISENDSMS_LOG", "info")
             .stdout(Stdio::null())
             .spawn()
             .unwrap();

@@ -379,9 +379,10 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         model,
         queue,
     };
-    // Messages received while the agent was away.
+    // Messages and status reports that came while the agent was away (or were read and not
+    // handled when it stopped).
     for s in agent.modem.list().await.unwrap_or_default() {
-        agent.stored_message(s.index, &s.pdu).await;
+        agent.stored(s.index, &s.pdu).await;
     }
     let mut pause = Duration::from_millis(500);
     loop {
@@ -437,7 +438,10 @@ impl Agent {
             Err(_) => return End::Refused("the credential is not a valid header value".into()),
         }
         let mut ws = match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => ws,
+            Ok((ws, _)) => {
+                tracing::info!(server = %self.config.server, queued = self.queue.len(), "connected");
+                ws
+            }
             Err(tokio_tungstenite::tungstenite::Error::Http(resp))
                 if resp.status().as_u16() == 401 =>
             {
@@ -610,6 +614,7 @@ impl Agent {
         delivered: bool,
         error: Option<String>,
     ) -> anyhow::Result<DeviceFrame> {
+        tracing::info!(message_id = %id, delivered, ?error, "final");
         self.journal.append(Record::Final {
             id: id.to_owned(),
             delivered,
@@ -693,6 +698,7 @@ impl Agent {
                 Err(err) => return Err(End::Modem(err)),
             }
         }
+        tracing::info!(message_id = %id, ?refs, "sent");
         self.journal
             .append(Record::Sent {
                 id: id.to_owned(),
@@ -706,31 +712,34 @@ impl Agent {
     async fn on_urc(&mut self, urc: Urc) -> Result<Vec<DeviceFrame>, End> {
         match urc {
             Urc::StatusReport { pdu } => Ok(self.status_report(&pdu).into_iter().collect()),
-            Urc::StoredReport { index } => {
-                let stored = self.modem.read(index).await;
-                let _ = self.modem.delete(index).await;
-                Ok(stored
-                    .ok()
-                    .and_then(|s| self.status_report(&s.pdu))
-                    .into_iter()
-                    .collect())
-            }
-            Urc::NewMessage { index } => match self.modem.read(index).await {
-                Ok(s) => Ok(self
-                    .stored_message(s.index, &s.pdu)
-                    .await
-                    .into_iter()
-                    .collect()),
-                Err(e) => {
-                    tracing::warn!(index, error = %e, "could not read a new message");
-                    Ok(Vec::new())
+            Urc::StoredReport { index } | Urc::NewMessage { index } => {
+                match self.modem.read(index).await {
+                    Ok(s) => Ok(self.stored(s.index, &s.pdu).await.into_iter().collect()),
+                    Err(e) => {
+                        tracing::warn!(index, error = %e, "could not read a new message");
+                        Ok(Vec::new())
+                    }
                 }
-            },
+            }
             Urc::Ready => {
                 self.modem.init().await.map_err(End::Modem)?;
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// Handles a stored message or status report. A report is deleted once its outcome is in
+    /// the journal; a message once the server stored it.
+    async fn stored(&mut self, index: u32, raw: &[u8]) -> Option<DeviceFrame> {
+        let mti = pdu::strip_smsc(raw).ok()?.1.first()? & 0x03;
+        if mti == 0x02 {
+            let frame = self.status_report(raw);
+            if let Err(e) = self.modem.delete(index).await {
+                tracing::warn!(index, error = %e, "could not delete a status report");
+            }
+            return frame;
+        }
+        self.stored_message(index, raw).await
     }
 
     async fn stored_message(&mut self, index: u32, raw: &[u8]) -> Option<DeviceFrame> {

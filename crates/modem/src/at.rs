@@ -144,6 +144,9 @@ async fn read_events<R: AsyncRead + Unpin>(mut reader: R, tx: mpsc::Sender<Event
                 } else if line.starts_with("+CDS:") {
                     cds_next = true;
                     continue;
+                } else if line == ">" {
+                    // The prompt with something after it in the same read.
+                    Event::Prompt
                 } else if line == "RDY" || line == "+CFUN: 1" {
                     Event::Urc(Urc::Ready)
                 } else {
@@ -244,9 +247,14 @@ impl Modem {
         }
     }
 
-    /// Brings the modem to our settings: no echo, numeric errors, PDU mode, new messages as
-    /// `+CMTI`, status reports as `+CDS`.
+    /// Brings the modem to our settings: no echo, numeric errors, PDU mode, new messages and
+    /// status reports stored and announced (`+CMTI`, `+CDSI`), so that one read but not yet
+    /// handled when the agent stops is found again in storage.
     pub async fn init(&mut self) -> Result<(), AtError> {
+        // ESC leaves a PDU prompt left open by a client that died in the middle of `AT+CMGS`;
+        // what the modem still had to say to that client is read and dropped.
+        self.write(b"\x1B").await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         self.drain_lines();
         let mut alive = false;
         for _ in 0..3 {
@@ -258,7 +266,10 @@ impl Modem {
         if !alive {
             return Err(AtError::Timeout("AT".into()));
         }
-        for c in ["ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,1,0"] {
+        // That `OK` may have been a stale one: let the real one arrive and drop it too.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        self.drain_lines();
+        for c in ["ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0"] {
             self.command(c).await?;
         }
         Ok(())

@@ -147,6 +147,7 @@ impl Sim {
         let mut state = Session {
             echo: true,
             cnmi: false,
+            store_reports: false,
             next_mr: 0,
             out: out_tx,
         };
@@ -189,7 +190,8 @@ impl Sim {
                         }
                         pdu_len = self.command(&mut state, &cmd);
                     }
-                    (None, b'\n') => {}
+                    // ESC outside a PDU is ignored, as modems do.
+                    (None, b'\n' | 0x1B) => {}
                     (_, b) => line.push(b),
                 }
             }
@@ -231,6 +233,7 @@ impl Sim {
                 state.send(ok);
                 state.echo = true;
                 state.cnmi = false;
+                state.store_reports = false;
                 let _ = self.events.send(SimEvent::Reset);
                 let out = state.out.clone();
                 tokio::spawn(async move {
@@ -251,6 +254,8 @@ impl Sim {
             }
             _ if upper.starts_with("AT+CNMI=") => {
                 state.cnmi = true;
+                // The fourth field (ds) 2: status reports are stored and announced with +CDSI.
+                state.store_reports = upper[8..].split(',').nth(3).map(str::trim) == Some("2");
                 state.send(ok);
                 self.deliver_inbound(state);
             }
@@ -353,11 +358,24 @@ impl Sim {
             let out = state.out.clone();
             let events = self.events.clone();
             let delay = self.config.report_delay;
+            let stored = state.store_reports.then(|| self.shared.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 if let Ok(tpdu) = report.encode() {
                     let pdu = pdu::with_default_smsc(&tpdu);
-                    let _ = out.send(format!("\r\n+CDS: {}\r\n{pdu}\r\n", tpdu.len()).into_bytes());
+                    let announce = match stored {
+                        // Kept until deleted, so a client that dies before handling it finds
+                        // it again.
+                        Some(shared) => {
+                            let mut shared = shared.lock().expect("sim");
+                            let index =
+                                (1..).find(|i| !shared.storage.contains_key(i)).unwrap_or(1);
+                            shared.storage.insert(index, (0, pdu));
+                            format!("\r\n+CDSI: \"SR\",{index}\r\n")
+                        }
+                        None => format!("\r\n+CDS: {}\r\n{pdu}\r\n", tpdu.len()),
+                    };
+                    let _ = out.send(announce.into_bytes());
                     let _ = events.send(SimEvent::Reported {
                         reference: mr,
                         status,
@@ -411,6 +429,7 @@ impl Sim {
 struct Session {
     echo: bool,
     cnmi: bool,
+    store_reports: bool,
     next_mr: u8,
     out: mpsc::UnboundedSender<Vec<u8>>,
 }
@@ -458,7 +477,9 @@ mod tests {
         let mut reported = Vec::new();
         while reported.len() < 2 {
             match m.next_urc().await.unwrap() {
-                Urc::StatusReport { pdu } => {
+                Urc::StoredReport { index } => {
+                    let pdu = m.read(index).await.unwrap().pdu;
+                    m.delete(index).await.unwrap();
                     let (_, tpdu) = pdu::strip_smsc(&pdu).unwrap();
                     let r = StatusReport::decode(tpdu).unwrap();
                     assert_eq!(r.outcome(), pdu::Outcome::Delivered);
