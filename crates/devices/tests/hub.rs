@@ -115,7 +115,9 @@ impl World {
         c
     }
 
-    async fn message(&self, id: i64) -> OutboundMessage {
+    /// A message accepted now (its id tells its age to the offline policy).
+    async fn message(&self) -> OutboundMessage {
+        let id = self.ids.next();
         self.store
             .submit(Submission {
                 account: self.account,
@@ -206,14 +208,14 @@ async fn messages_take_turns_on_devices_under_their_limits_and_wait_for_the_ack(
         let mut cb = w.connect(&b).await;
         let mut used = Vec::new();
         for id in 1..=3 {
-            let m = w.message(id).await;
+            let m = w.message().await;
             let (d, device) = submit_acked(&w, &m, &mut [(&a, &mut ca), (&b, &mut cb)]).await;
             assert_eq!(
                 d,
                 Delivery::Accepted {
-                    smsc_id: id.to_string()
+                    smsc_id: m.id.to_string()
                 },
-                "{backend:?}"
+                "{backend:?} message {id}"
             );
             used.push(device);
         }
@@ -221,13 +223,13 @@ async fn messages_take_turns_on_devices_under_their_limits_and_wait_for_the_ack(
         assert_eq!(used.iter().filter(|d| **d == a.id).count(), 1, "{used:?}");
         assert_eq!(used.iter().filter(|d| **d == b.id).count(), 2, "{used:?}");
         // A repeat of an acknowledged message is accepted again without a second assignment.
-        let m = w.message(4).await;
+        let m = w.message().await;
         let (_, device) = submit_acked(&w, &m, &mut [(&a, &mut ca), (&b, &mut cb)]).await;
         assert_eq!(device, b.id);
         assert_eq!(
             w.connector.submit(&m).await,
             Delivery::Accepted {
-                smsc_id: "4".into()
+                smsc_id: m.id.to_string()
             }
         );
         assert!(cb.frames.try_recv().is_err(), "no second assignment");
@@ -238,7 +240,7 @@ async fn messages_take_turns_on_devices_under_their_limits_and_wait_for_the_ack(
 async fn an_unanswered_assignment_is_retried_and_offline_accounts_follow_their_policy() {
     for backend in testkit::backends().await {
         let w = world(backend).await;
-        let m = w.message(1).await;
+        let m = w.message().await;
         // No device: wait (the default: 600 s).
         assert!(matches!(
             w.connector.submit(&m).await,
@@ -270,10 +272,8 @@ async fn an_unanswered_assignment_is_retried_and_offline_accounts_follow_their_p
         // given again when the device reconnects.
         let a = w.device(100).await;
         let mut ca = w.connect(&a).await;
-        assert!(matches!(
-            w.connector.submit(&m).await,
-            Delivery::Temporary { .. }
-        ));
+        let d = w.connector.submit(&m).await;
+        assert!(matches!(d, Delivery::Temporary { .. }), "{d:?}");
         assert!(matches!(
             ca.frames.recv().await,
             Some(ServerFrame::Assign { .. })
@@ -284,7 +284,7 @@ async fn an_unanswered_assignment_is_retried_and_offline_accounts_follow_their_p
             "the old connection is replaced"
         );
         assert!(
-            matches!(again.frames.recv().await, Some(ServerFrame::Assign { id, .. }) if id == "1")
+            matches!(again.frames.recv().await, Some(ServerFrame::Assign { id, .. }) if id == m.id.to_string())
         );
     }
 }
@@ -295,14 +295,15 @@ async fn reports_are_confirmed_once_recorded_and_a_revoked_device_is_cut_off() {
         let w = world(backend).await;
         let a = w.device(100).await;
         let mut ca = w.connect(&a).await;
-        let m = w.message(1).await;
+        let m = w.message().await;
+        let id = m.id.to_string();
         submit_acked(&w, &m, &mut [(&a, &mut ca)]).await;
         w.hub
             .handle(
                 &a,
                 ca.id,
                 DeviceFrame::Sent {
-                    id: "1".into(),
+                    id: id.clone(),
                     refs: vec![3],
                 },
             )
@@ -310,23 +311,18 @@ async fn reports_are_confirmed_once_recorded_and_a_revoked_device_is_cut_off() {
             .unwrap();
         assert_eq!(
             ca.frames.recv().await,
-            Some(ServerFrame::Confirm { id: "1".into() })
+            Some(ServerFrame::Confirm { id: id.clone() })
         );
         w.hub
-            .handle(&a, ca.id, DeviceFrame::Delivered { id: "1".into() })
+            .handle(&a, ca.id, DeviceFrame::Delivered { id: id.clone() })
             .await
             .unwrap();
         assert_eq!(
             ca.frames.recv().await,
-            Some(ServerFrame::Confirm { id: "1".into() })
+            Some(ServerFrame::Confirm { id: id.clone() })
         );
         assert_eq!(
-            w.store
-                .assignment(MessageId::new(1))
-                .await
-                .unwrap()
-                .unwrap()
-                .state,
+            w.store.assignment(m.id).await.unwrap().unwrap().state,
             store::AssignmentState::Delivered
         );
         w.hub

@@ -104,7 +104,7 @@ impl Agent {
             .args(["agent", "--server", &app.base, "--credential"])
             .arg(credential)
             .args(["--modem", modem])
-            .env("APISENDSMS_LOG", "info")
+            .env("APISENDSMS_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -317,7 +317,91 @@ async fn a_message_goes_through_the_agent_and_the_modem_and_a_reply_comes_back()
             )
             .await;
         r.assert_problem(422, "no-device");
+
+        // A phone behind a proxy that passes no WebSocket: the long-poll fallback.
+        long_poll_device(&app).await;
     }
+}
+
+async fn poll(app: &App, credential: &str, frames: Value, wait_s: u64) -> Vec<Value> {
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/devices/poll",
+            Some(credential),
+            Some(&json!({"frames": frames, "wait_s": wait_s})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["frames"].as_array().unwrap().clone()
+}
+
+async fn long_poll_device(app: &App) {
+    let r = app.post("/v1/devices", &json!({"name": "phone"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let code = r.body["pairing_code"].as_str().unwrap().to_lowercase();
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/devices/pair",
+            None,
+            Some(&json!({"code": code})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "the code works in any case: {}", r.text);
+    let credential = r.body["credential"].as_str().unwrap().to_owned();
+    // Frames before a hello are refused.
+    let r = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/devices/poll",
+            Some(&credential),
+            Some(&json!({"frames": [{"type": "heartbeat"}]})),
+        )
+        .await;
+    r.assert_problem(409, "device-connection-closed");
+    let frames = poll(
+        app,
+        &credential,
+        json!([{"type": "hello", "model": "Phone"}]),
+        0,
+    )
+    .await;
+    assert_eq!(frames[0]["type"], "welcome", "{frames:?}");
+
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777000222", "text": "Přes telefon", "route": "device"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["messages"][0]["id"].as_str().unwrap().to_owned();
+    let frames = poll(app, &credential, json!([]), 20).await;
+    let assign = frames
+        .iter()
+        .find(|f| f["type"] == "assign")
+        .unwrap_or_else(|| panic!("no assignment: {frames:?}"));
+    assert_eq!(assign["id"], id.as_str());
+    assert_eq!(assign["to"], "+420777000222");
+    assert_eq!(assign["text"], "Přes telefon");
+    let frames = poll(
+        app,
+        &credential,
+        json!([
+            {"type": "ack", "id": id},
+            {"type": "sent", "id": id, "refs": [1]},
+            {"type": "delivered", "id": id},
+        ]),
+        1,
+    )
+    .await;
+    assert!(
+        frames.iter().filter(|f| f["type"] == "confirm").count() == 2,
+        "{frames:?}"
+    );
+    app.wait_for_status(&id, "delivered", Duration::from_secs(20))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
