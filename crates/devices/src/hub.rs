@@ -493,7 +493,7 @@ impl Hub {
             None => self.choose(m.account).await?,
         };
         let Some(device) = device else {
-            return Ok(self.offline(m).await?);
+            return self.offline(m).await;
         };
         let a = self
             .store

@@ -402,6 +402,43 @@ async fn long_poll_device(app: &App) {
     );
     app.wait_for_status(&id, "delivered", Duration::from_secs(20))
         .await;
+
+    // End-to-end encrypted text is relayed as it came, priced by the parts stated.
+    let e2e = json!({"ciphertext": "AXg5c2VhbGVk", "parts": 2});
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777000333", "text": "", "route": "carrier", "e2e": e2e}),
+        )
+        .await;
+    r.assert_problem(422, "invalid-e2e");
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777000333", "text": "", "route": "device", "marketing": true, "e2e": e2e}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777000333", "text": "", "route": "device", "e2e": e2e}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["messages"][0]["parts"], 2);
+    let id = r.body["messages"][0]["id"].as_str().unwrap().to_owned();
+    let frames = poll(app, &credential, json!([]), 20).await;
+    let assign = frames
+        .iter()
+        .find(|f| f["type"] == "assign")
+        .unwrap_or_else(|| panic!("no assignment: {frames:?}"));
+    assert_eq!(assign["id"], id.as_str());
+    assert_eq!(assign["ciphertext"], "AXg5c2VhbGVk");
+    assert_eq!(assign["parts"], 2);
+    assert!(assign.get("text").is_none(), "{assign}");
+    let m = app.get(&format!("/v1/messages/{id}")).await;
+    assert_eq!(m.body["text"], "[end-to-end encrypted]");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

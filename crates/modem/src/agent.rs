@@ -254,11 +254,15 @@ fn apply(entries: &mut BTreeMap<String, Entry>, r: Record) {
     }
 }
 
+/// The parts of one concatenated message received so far: the total, and by sequence number
+/// the text and the storage index.
+type Parts = (u8, BTreeMap<u8, (String, u32)>);
+
 /// Inbound messages being joined and those waiting for the server's confirmation.
 #[derive(Default)]
 struct Inbound {
-    /// (from, concat reference) -> parts by sequence: (text, storage index).
-    partial: HashMap<(String, u16), (u8, BTreeMap<u8, (String, u32)>)>,
+    /// (from, concat reference) -> the parts so far.
+    partial: HashMap<(String, u16), Parts>,
     /// ref -> the frame and the storage indexes to delete once stored.
     ready: BTreeMap<String, (DeviceFrame, Vec<u32>)>,
 }

@@ -495,7 +495,7 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 
 pub fn from_hex(s: &str) -> Result<Vec<u8>, PduError> {
     let s = s.trim();
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PduError::NotHex(s.chars().take(40).collect()));
     }
     (0..s.len())
