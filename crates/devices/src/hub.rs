@@ -94,6 +94,9 @@ pub struct Hub {
     metrics: DeviceMetrics,
     state: Mutex<State>,
     next_conn: AtomicU64,
+    /// Choosing a device and recording the assignment happen one at a time, so that
+    /// concurrent submits cannot together pass a device's limits.
+    assigning: tokio::sync::Mutex<()>,
 }
 
 /// The stored form of a device credential or pairing code.
@@ -122,6 +125,7 @@ impl Hub {
             metrics,
             state: Mutex::new(State::default()),
             next_conn: AtomicU64::new(1),
+            assigning: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -484,6 +488,7 @@ impl Hub {
                 return Ok(accepted);
             }
         }
+        let assigning = self.assigning.lock().await;
         let device = match existing
             .as_ref()
             .map(|a| a.device_id)
@@ -493,12 +498,14 @@ impl Hub {
             None => self.choose(m.account).await?,
         };
         let Some(device) = device else {
+            drop(assigning);
             return self.offline(m).await;
         };
         let a = self
             .store
             .assign(m.id, device, m.account, store::now_us())
             .await?;
+        drop(assigning);
         if a.state != AssignmentState::Assigned {
             return Ok(accepted);
         }
