@@ -96,6 +96,7 @@ async fn send(store: &Store, a: AccountId, id: i64, to: &str, at: i64, due: i64,
         response: "{}".into(),
         now: at,
         marketing,
+        device: None,
         smpp: None,
     };
     assert_eq!(store.submit(s).await.unwrap(), SubmitOutcome::Accepted);
