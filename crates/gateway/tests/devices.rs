@@ -400,8 +400,8 @@ async fn long_poll_device(app: &App) {
         frames.iter().filter(|f| f["type"] == "confirm").count() == 2,
         "{frames:?}"
     );
-    app.wait_for_status(&id, "delivered", Duration::from_secs(20))
-        .await;
+    let m = wait_final(app, &id, Duration::from_secs(20)).await;
+    assert_eq!(m["status"], "delivered", "{m}");
 
     // End-to-end encrypted text is relayed as it came, priced by the parts stated.
     let e2e = json!({"ciphertext": "AXg5c2VhbGVk", "parts": 2});

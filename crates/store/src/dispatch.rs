@@ -374,12 +374,15 @@ impl Store {
             }
         }
         // Receipts for messages not sent yet (or final already): keep those whose message is
-        // unknown, for [`Store::match_pending_receipts`].
+        // unknown, for [`Store::match_pending_receipts`]. A message that is `sent` here was
+        // recorded sent by a transaction that committed after the update above looked
+        // (PostgreSQL reads each statement afresh): its receipt is kept too.
         let mut known: HashSet<(String, String)> = HashSet::new();
         for chunk in unmatched.chunks(UPDATE_CHUNK) {
             let sql = format!(
                 "SELECT m.connector, m.smsc_id FROM messages m JOIN (VALUES {}) AS v \
-                 ON m.connector = v.column1 AND m.smsc_id = v.column2",
+                 ON m.connector = v.column1 AND m.smsc_id = v.column2 \
+                 WHERE m.status NOT IN ('sent', 'sending')",
                 sql::rows(self.backend, 1, chunk.len(), 2)
             );
             let mut q = sqlx::query(&sql);
