@@ -134,6 +134,7 @@ fn message(a: AccountId, id: i64, price: i64, at: i64) -> Submission {
         now: at,
         smpp: None,
         marketing: false,
+        device: None,
     }
 }
 
