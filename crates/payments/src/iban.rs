@@ -131,7 +131,7 @@ fn weighted_mod11(digits: &str) -> bool {
         .zip(&WEIGHTS[start..])
         .map(|(d, w)| u32::from(d - b'0') * w)
         .sum();
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 /// `(rest ++ head)` read as a number with letters A=10..Z=35, modulo 97.
