@@ -23,7 +23,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let inserted = sqlx::query(
             "INSERT INTO accounts (id, email, name, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (email) DO NOTHING",
@@ -152,7 +152,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         ledger_entry(
             &mut tx,
             account,

@@ -171,7 +171,7 @@ impl Store {
     /// Records one entry in a transaction of its own (for reads, which change nothing else).
     pub async fn audit(&self, entry: &AuditEntry, now: i64) -> Result<i64> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let id = record(&mut tx, entry, now).await?;
         tx.commit().await?;
         Ok(id)

@@ -361,7 +361,7 @@ impl Store {
             payments::Format::FioJson => "fio",
         };
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut db = conn.begin().await?;
+        let mut db = crate::begin_write(&mut conn).await?;
         let import_id: i64 = sqlx::query(
             "INSERT INTO bank_imports (format, bank_account, statement_id, file_sha256, source, \
              transactions, new_transactions, imported_at) VALUES ($1, $2, $3, $4, $5, 0, 0, $6) RETURNING id",
@@ -527,7 +527,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<String>> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut db = conn.begin().await?;
+        let mut db = crate::begin_write(&mut conn).await?;
         let recorded = self.claim_unpaired(&mut db, id).await?;
         if recorded.currency != "CZK" {
             return Err(StoreError::Billing(format!(
@@ -569,7 +569,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut db = conn.begin().await?;
+        let mut db = crate::begin_write(&mut conn).await?;
         self.claim_unpaired(&mut db, id).await?;
         sqlx::query(
             "UPDATE bank_transactions SET state = 'rejected', updated_at = $1 WHERE id = $2",

@@ -190,7 +190,7 @@ impl Store {
             return billing_from_row(&row);
         }
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let b = ensure_billing_account(&mut tx, account, now).await?;
         tx.commit().await?;
         Ok(b)
@@ -216,7 +216,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         ensure_billing_account(&mut tx, account, now).await?;
         sqlx::query(
             "UPDATE billing_accounts SET customer_name = $1, customer_address = $2, customer_ico = $3, \
@@ -242,7 +242,7 @@ impl Store {
         now: i64,
     ) -> Result<BillingAccount> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         ensure_billing_account(&mut tx, account, now).await?;
         sqlx::query(
             "UPDATE billing_accounts SET low_credit_cents = $1, low_credit_notified_at = NULL \
@@ -321,7 +321,7 @@ impl Store {
             )));
         }
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "INSERT INTO price_lists (account_id, name, valid_from, valid_until, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -415,7 +415,7 @@ impl Store {
         F: FnOnce(&str) -> std::result::Result<String, String> + Send,
     {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let billing = ensure_billing_account(&mut tx, new.account, now).await?;
         let spayd = spayd(&billing.variable_symbol).map_err(StoreError::Billing)?;
         let row = sqlx::query(

@@ -342,7 +342,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let added = insert_entry(&mut tx, self, id, scope, number, kind, source, now).await?;
         if added && kind != EntryKind::Erased {
             self.block_queued(&mut tx, scope, number, now).await?;
@@ -424,7 +424,7 @@ impl Store {
         if Source::parse(&source)? == Source::Recipient {
             return Ok(Removal::FromRecipient);
         }
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         sqlx::query(
             "DELETE FROM blacklist WHERE number_hash = $1 AND account_id = $2 AND kind = 'opt_out'",
         )
@@ -521,7 +521,7 @@ impl Store {
     /// Lifts a restriction; `false` if there was none.
     pub async fn lift_restriction(&self, number: &str) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let done = sqlx::query(
             "DELETE FROM blacklist WHERE number_hash = $1 AND account_id = 0 AND kind = 'restricted'",
         )
@@ -556,7 +556,7 @@ impl Store {
             return Ok(());
         }
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         self.apply_keywords_in(&mut tx, replies, now).await?;
         tx.commit().await?;
         Ok(())
@@ -697,7 +697,7 @@ impl Store {
     ) -> Result<Erasure> {
         let mut report = Erasure::default();
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         insert_entry(
             &mut tx,
             self,

@@ -228,7 +228,7 @@ impl Store {
     /// Deletes a list with its contacts and import reports.
     pub async fn delete_contact_list(&self, account: AccountId, id: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let owned = sqlx::query("SELECT id FROM contact_lists WHERE id = $1 AND account_id = $2")
             .bind(id)
             .bind(account.get())
@@ -338,7 +338,7 @@ impl Store {
             .map(|r| self.key.hash(&r.contact.number))
             .collect();
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
         let blocks = entries_for(self.backend, &mut tx, &refs).await?;
         let mut keep: Vec<&ImportRow> = Vec::with_capacity(rows.len());

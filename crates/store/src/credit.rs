@@ -131,7 +131,7 @@ impl Store {
         }
         let new_limit = if postpaid { limit.hundredths() } else { 0 };
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let billing = ensure_billing_account(&mut tx, account, now).await?;
         let sql = format!(
             "SELECT balance_cents FROM accounts WHERE id = $1 {}",
@@ -261,7 +261,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let marked = sqlx::query(
             "UPDATE billing_accounts SET low_credit_notified_at = $1 \
              WHERE account_id = $2 AND low_credit_notified_at IS NULL AND low_credit_cents IS NOT NULL",

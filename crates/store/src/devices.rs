@@ -276,7 +276,7 @@ impl Store {
     /// devices). `false` when the account has no such live device.
     pub async fn revoke_device(&self, account: AccountId, id: i64, now: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query(
             "UPDATE devices SET revoked_at = $1, pairing_code_hash = NULL, credential_hash = NULL \
              WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
@@ -394,7 +394,7 @@ impl Store {
         now: i64,
     ) -> Result<Assignment> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let moved = sqlx::query(
             "UPDATE device_assignments SET device_id = $1, assigned_at = $2, updated_at = $2 \
              WHERE message_id = $3 AND state = 'assigned'",
@@ -497,7 +497,7 @@ impl Store {
         keywords: &Keywords,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let seen =
             sqlx::query("SELECT id FROM inbound_messages WHERE connector = $1 AND smsc_id = $2")
                 .bind(m.connector.as_str())

@@ -96,7 +96,7 @@ impl Store {
              AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 {lock}) {CLAIM_RETURNING}"
         );
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let rows = sqlx::query(&sql)
             .bind(node)
             .bind(lease_until)
@@ -197,7 +197,7 @@ impl Store {
             }
         }
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let mut changed: Vec<i64> = Vec::with_capacity(results.len());
         for chunk in sent.chunks(UPDATE_CHUNK) {
             let sql = update_from_values(
@@ -339,7 +339,7 @@ impl Store {
             .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
             .collect();
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
@@ -442,7 +442,7 @@ impl Store {
         }
         let applied = self.apply_receipts(&receipts, now).await?;
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         for chunk in receipts.chunks(UPDATE_CHUNK) {
             let sql = format!(
                 "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
@@ -470,7 +470,7 @@ impl Store {
     pub async fn expire_due(&self, now: i64, limit: u32) -> Result<usize> {
         const REASON: &str = "validity period ended before sending";
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let rows = sqlx::query(
             "UPDATE messages SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id IN \
              (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') AND expires_at <= $2 LIMIT $3) \
@@ -543,7 +543,7 @@ impl Store {
              updated_at = $3 WHERE status = 'sending' AND {cond} RETURNING id"
         );
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let rows = sqlx::query(&sql)
             .bind(arg)
             .bind(reason)

@@ -248,7 +248,7 @@ impl Store {
     /// false when another reader moved it first.
     pub async fn advance_feed(&self, consumer: &str, from: i64, to: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let moved = move_cursor(&mut tx, consumer, from, to).await?;
         tx.commit().await?;
         Ok(moved)

@@ -65,7 +65,7 @@ impl Store {
             crate::Durability::Relaxed
         };
         let mut conn = self.write_conn(durability).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let mut accounts = Vec::with_capacity(messages.len());
         for m in messages {
             let account: Option<i64> = sqlx::query(

@@ -272,7 +272,7 @@ impl Store {
         now: i64,
     ) -> Result<i64> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "SELECT i.account_id, i.number, i.total_cents, i.kind, \
              (SELECT COUNT(*) FROM invoices c WHERE c.corrects_id = i.id) AS corrections \

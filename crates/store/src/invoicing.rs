@@ -172,7 +172,7 @@ impl Store {
         for a in accounts {
             let account = AccountId::new(a.try_get("account_id")?);
             let mut conn = self.write_conn(Durability::Full).await?;
-            let mut tx = conn.begin().await?;
+            let mut tx = crate::begin_write(&mut conn).await?;
             let rows = sqlx::query(&format!(
                 "SELECT t.id, t.amount_cents, t.booking_date {PENDING} AND t.account_id = $3 ORDER BY t.id"
             ))
@@ -275,7 +275,7 @@ impl Store {
                 continue;
             }
             let mut conn = self.write_conn(Durability::Full).await?;
-            let mut tx = conn.begin().await?;
+            let mut tx = crate::begin_write(&mut conn).await?;
             let used: i64 = sqlx::query(
                 "SELECT CAST(COALESCE(SUM(-reserved_delta), 0) AS BIGINT) AS used FROM ledger_entries \
                  WHERE account_id = $1 AND kind = 'charge' AND created_at >= $2 AND created_at < $3",
@@ -452,7 +452,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>> {
         let mut conn = self.write_conn(Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let done = sqlx::query(
             "UPDATE usage_invoices SET reminders = reminders + 1, reminded_at = $1 \
              WHERE invoice_id = $2 AND reminders = $3",

@@ -250,6 +250,21 @@ impl Store {
     }
 }
 
+/// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+/// waiting up to the busy timeout while another process writes (the command line beside a
+/// running server), where a deferred transaction that read first would fail at its first write
+/// with `SQLITE_BUSY_SNAPSHOT` instead of waiting.
+pub(crate) async fn begin_write(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<sqlx::Transaction<'_, Any>> {
+    use sqlx::Connection;
+    if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
+    } else {
+        Ok(conn.begin().await?)
+    }
+}
+
 /// How a write transaction commits on SQLite (PostgreSQL always commits durably).
 ///
 /// `Full` fsyncs the WAL at commit: used for everything a person or a bank is told about

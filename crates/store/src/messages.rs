@@ -284,7 +284,7 @@ impl Store {
         now: i64,
     ) -> Result<CancelOutcome> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "UPDATE messages SET status = 'cancelled', status_reason = 'cancelled by the customer', updated_at = $1 \
              WHERE id = $2 AND account_id = $3 AND status IN ('scheduled', 'queued') RETURNING price_cents",

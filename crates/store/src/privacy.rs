@@ -185,7 +185,7 @@ impl Store {
     /// objection: no commercial message goes to it from then on (queued ones end at once).
     pub async fn record_consent(&self, c: &NewConsent<'_>, now: i64) -> Result<i64> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         sqlx::query(
             "UPDATE consents SET withdrawn_at = $1 WHERE subject = $2 AND purpose = $3 AND withdrawn_at IS NULL",
         )
@@ -258,7 +258,7 @@ impl Store {
         now: i64,
     ) -> Result<u64> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let ended = self
             .object_in(&mut tx, number, account, source, now)
             .await?;
@@ -327,7 +327,7 @@ impl Store {
     pub async fn file_data_request(&self, r: &NewDataRequest, now: i64) -> Result<()> {
         let due = Period::Months(1).due(now).unwrap_or(now);
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         sqlx::query(
             "INSERT INTO data_requests (id, kind, user_id, details, lang, filed_by, status, verified_by, received_at, due_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -374,7 +374,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query(
             "UPDATE data_requests SET code_hash = $1, code_expires_at = $2, code_attempts = 0, verified_by = NULL \
              WHERE id = $3 AND status = 'unverified'",
@@ -405,7 +405,7 @@ impl Store {
         now: i64,
     ) -> Result<CodeCheck> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "SELECT code_hash, code_expires_at, code_attempts FROM data_requests WHERE id = $1 AND status = 'unverified'",
         )
@@ -461,7 +461,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let Some(r) = request_in(&mut tx, id).await? else {
             return Ok(false);
         };
@@ -499,7 +499,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query(
             "UPDATE data_requests SET status = $1, answer = $2, closed_at = $3 WHERE id = $4 AND closed_at IS NULL \
              AND (status = 'open' OR $5 = 1)",
@@ -686,7 +686,7 @@ impl Store {
     ) -> Result<Option<CustomerErasure>> {
         let mut report = CustomerErasure::default();
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let user = sqlx::query(
             "SELECT account_id, email, full_name, company, ico, dic, address, phone FROM web_users WHERE id = $1",
         )

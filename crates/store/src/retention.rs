@@ -205,7 +205,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join("; ");
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO retention_runs (clock, dry_run, started_at, finished_at, report) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -271,7 +271,7 @@ impl Store {
         let mut deleted = 0;
         loop {
             let mut conn = self.write_conn(crate::Durability::Full).await?;
-            let mut tx = conn.begin().await?;
+            let mut tx = crate::begin_write(&mut conn).await?;
             let rows = sqlx::query(&select)
                 .bind(cutoff)
                 .bind(batch)
@@ -371,7 +371,7 @@ impl Store {
     /// Puts a legal hold on a message, an account's messages or a number's messages.
     pub async fn add_legal_hold(&self, hold: &NewLegalHold<'_>, now: i64) -> Result<i64> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let id = insert_hold(&mut tx, self, hold, None, now).await?;
         tx.commit().await?;
         Ok(id)
@@ -380,7 +380,7 @@ impl Store {
     /// Releases a hold; `false` when it was not open.
     pub async fn release_legal_hold(&self, id: i64, actor: &str, now: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query(
             "UPDATE legal_holds SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
         )

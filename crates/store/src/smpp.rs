@@ -248,7 +248,7 @@ impl Store {
         }
         let backend = self.backend();
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE smpp_receipts SET sent_at = {} WHERE message_id IN ({})",

@@ -109,7 +109,7 @@ impl Store {
     /// about a message must name one of the account's messages: `false` when it does not.
     pub async fn open_ticket(&self, t: &NewTicket, now: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         if let Some(m) = t.message_id {
             let n: i64 =
                 sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE id = $1 AND account_id = $2")
@@ -184,7 +184,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
@@ -202,7 +202,7 @@ impl Store {
     /// Resolves a ticket and releases the holds it put; `false` when it was not open.
     pub async fn resolve_ticket(&self, id: i64, actor: &str, now: i64) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let n = sqlx::query(
             "UPDATE tickets SET status = 'resolved', resolved_at = $1, updated_at = $1 \
              WHERE id = $2 AND status = 'open'",

@@ -171,7 +171,7 @@ impl Store {
     /// Creates the account and its first user in one transaction.
     pub async fn create_web_user(&self, u: &NewWebUser, now: i64) -> Result<()> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let taken = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM accounts WHERE email = $1) + \
                     (SELECT COUNT(*) FROM web_users WHERE email = $1) AS n",
@@ -288,7 +288,7 @@ impl Store {
         now: i64,
     ) -> Result<u64> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let mut q = sqlx::query(sql);
         for b in binds {
             q = match b {
@@ -428,7 +428,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "UPDATE web_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 \
              AND used_at IS NULL AND expires_at > $4 RETURNING user_id",
@@ -563,7 +563,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         for (purpose, granted) in choices {
             sqlx::query(
                 "UPDATE consents SET withdrawn_at = $1 WHERE subject = $2 AND purpose = $3 AND withdrawn_at IS NULL",
@@ -637,7 +637,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<ConsentRecord>> {
         let mut conn = self.write_conn(crate::Durability::Full).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let row = sqlx::query(
             "SELECT id, subject, purpose, granted, text_version, channel, source, at, withdrawn_at \
              FROM consents WHERE id = $1 AND withdrawn_at IS NULL AND granted = 1",

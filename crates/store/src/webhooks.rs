@@ -245,7 +245,7 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         // The cursor first: on PostgreSQL a second node blocks here and then finds it moved.
         if !crate::feed::move_cursor(&mut tx, consumer, from, to).await? {
             tx.rollback().await?;
@@ -288,7 +288,7 @@ impl Store {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         };
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         let ids: Vec<i64> = sqlx::query(&format!(
             "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at, id LIMIT $2 {lock}"
@@ -347,7 +347,7 @@ impl Store {
             return Ok(());
         }
         let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         for a in results {
             sqlx::query(
                 "INSERT INTO webhook_attempts (delivery_id, at, duration_us, status_code, error) \

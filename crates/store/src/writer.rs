@@ -84,7 +84,7 @@ async fn commit_group(
 ) -> Result<Vec<Decided>> {
     let mut conn = crate::write_conn(backend, pool, crate::Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
-        let mut tx = conn.begin().await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
         if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
             tx.commit().await?;
             return Ok(outcomes);
