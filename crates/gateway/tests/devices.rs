@@ -403,6 +403,30 @@ async fn long_poll_device(app: &App) {
     let m = wait_final(app, &id, Duration::from_secs(20)).await;
     assert_eq!(m["status"], "delivered", "{m}");
 
+    // The Blacklist holds on the device route too: the message is stored blocked, at no
+    // charge, and never assigned to the device.
+    let r = app
+        .post("/v1/blacklist", &json!({"number": "777 000 444"}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777000444", "text": "Nechci", "route": "device"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["messages"][0]["status"], "blocked", "{}", r.text);
+    assert_eq!(r.body["messages"][0]["price_czk"], "0.00", "{}", r.text);
+    let blocked = r.body["messages"][0]["id"].as_str().unwrap().to_owned();
+    let frames = poll(app, &credential, json!([]), 2).await;
+    assert!(
+        !frames.iter().any(|f| f["id"] == blocked.as_str()),
+        "a blocked message reached the device: {frames:?}"
+    );
+    let m = app.get(&format!("/v1/messages/{blocked}")).await;
+    assert_eq!(m.body["status"], "blocked", "{}", m.text);
+
     // End-to-end encrypted text is relayed as it came, priced by the parts stated.
     let e2e = json!({"ciphertext": "AXg5c2VhbGVk", "parts": 2});
     let r = app
