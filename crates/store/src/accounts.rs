@@ -1,7 +1,7 @@
 //! Accounts, API keys and the credit ledger.
 
 use domain::{AccountId, Money};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{Result, Store, StoreError};
 

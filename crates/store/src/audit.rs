@@ -16,7 +16,7 @@
 //! scrub here.
 
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{Result, Store};
 

@@ -13,7 +13,7 @@ use billing::{InvoiceKind, InvoicePolicy, Invoicing};
 use domain::{AccountId, Money};
 use payments::{Direction, Statement, Transaction};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::billing::for_update;

@@ -5,7 +5,7 @@
 use billing::PriceEntry;
 use domain::{AccountId, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{Backend, Durability, Result, Store, StoreError};
 

@@ -17,7 +17,7 @@ use domain::optout::Keyword;
 use domain::{AccountId, MessageStatus};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::messages::insert_events;

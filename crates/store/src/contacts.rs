@@ -7,7 +7,7 @@
 
 use domain::AccountId;
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::blacklist::{block_for, entries_for, BlockReason};
 use crate::{sql, Result, Store, StoreError};

@@ -10,7 +10,7 @@
 //! adjustments of the account (both change in one transaction).
 
 use domain::{AccountId, Money};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::billing::{ensure_billing_account, for_update};

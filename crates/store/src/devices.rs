@@ -10,7 +10,7 @@
 use domain::optout::Keywords;
 use domain::{AccountId, MessageId};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{NewInbound, Result, Store, StoreError};
 

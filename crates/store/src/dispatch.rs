@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::blacklist::{block_for, end_blocked, entries_for, numbers_with_basis};

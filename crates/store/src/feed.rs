@@ -27,7 +27,7 @@
 
 use domain::{AccountId, MessageId};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{Result, Store};
 

@@ -3,7 +3,7 @@
 use domain::optout::{Keyword, Keywords};
 use domain::AccountId;
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{now_us, Result, Store};
 

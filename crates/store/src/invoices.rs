@@ -6,7 +6,7 @@ use billing::{InvoiceDocument, InvoiceKind, InvoicePolicy, Supplier, VatRate};
 use chrono::{Datelike, NaiveDate};
 use domain::{AccountId, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::billing::{ensure_billing_account, next_counter};
 use crate::{Durability, Result, Store, StoreError};

@@ -17,7 +17,7 @@ use billing::calendar::Month;
 use billing::{InvoiceKind, InvoicePolicy};
 use chrono::NaiveDate;
 use domain::{AccountId, Money};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::bank::BankTransaction;
 use crate::credit::{push_deliveries, push_mail, OutboxMail};

@@ -2,7 +2,7 @@
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::accounts::ledger_entry;
 use crate::{writer, BlockReason, Result, Store, StoreError};

@@ -7,7 +7,7 @@
 use domain::consent::ConsentPurpose;
 use domain::retention::Period;
 use domain::AccountId;
-use sqlx::{Column, Connection, Row, TypeInfo, ValueRef};
+use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use crate::audit::{self, AuditEntry};
 use crate::blacklist::{end_blocked, text_columns};

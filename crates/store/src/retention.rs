@@ -10,7 +10,7 @@
 //! cover), whose traffic data stay while the claim can be enforced.
 
 use domain::retention::{policy, Category, Enforcement, POLICIES};
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{sql, Result, Store};
 

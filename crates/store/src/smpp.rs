@@ -7,7 +7,7 @@
 
 use domain::{AccountId, MessageId, MessageStatus};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{sql, Backend, Result, Store, StoreError};
 

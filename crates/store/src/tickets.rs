@@ -3,7 +3,7 @@
 //! message, or for a bill the account's traffic data) until it is resolved.
 
 use domain::AccountId;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::audit::{self, AuditEntry};
 use crate::retention::{insert_hold, HoldTarget, NewLegalHold};

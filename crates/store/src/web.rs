@@ -7,7 +7,7 @@
 
 use domain::{AccountId, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::audit::AuditEntry;
 use crate::{MessageRecord, Result, Store, StoreError};

@@ -11,7 +11,7 @@
 
 use domain::AccountId;
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use crate::{Backend, Result, Store};
 

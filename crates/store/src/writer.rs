@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use domain::{MessageStatus, Money};
-use sqlx::{AnyPool, Connection, Row};
+use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
