@@ -250,13 +250,7 @@ async fn device_channel(
 ) -> Result<Option<store::DeviceChannel>, ApiError> {
     let to_device = match req.route {
         Some(r) => r == Route::Device,
-        None => {
-            state
-                .store()
-                .device_routing(account)
-                .await?
-                .device_by_default
-        }
+        None => state.devices_by_default(account).await?,
     };
     if let Some(e) = &req.e2e {
         let problem = if !to_device {

@@ -79,6 +79,8 @@ struct Inner {
     connectors: std::sync::RwLock<Option<ConnectorsView>>,
     webhook_key: std::sync::OnceLock<Arc<::webhooks::SecretsKey>>,
     prices: crate::billing::PriceCache,
+    /// Whether an account sends through its devices by default, as last read.
+    device_default: Mutex<HashMap<AccountId, (bool, Instant)>>,
 }
 
 /// The live state of every delivery connector, as the admin API shows it.
@@ -95,6 +97,10 @@ pub struct ConnectorStatus {
 
 /// Reads the connectors' state when asked.
 pub type ConnectorsView = Arc<dyn Fn() -> Vec<ConnectorStatus> + Send + Sync>;
+
+/// How long an account's default channel is trusted without asking the database again (this
+/// node forgets it at once when the setting changes here; another node within this time).
+const DEVICE_DEFAULT_TTL: Duration = Duration::from_secs(5);
 
 /// How long a verified key is trusted without asking the database again.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -122,6 +128,7 @@ impl AppState {
                 connectors: std::sync::RwLock::new(None),
                 webhook_key: std::sync::OnceLock::new(),
                 prices: crate::billing::PriceCache::default(),
+                device_default: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -169,6 +176,47 @@ impl AppState {
     }
     pub(crate) fn webhook_key(&self) -> Option<&::webhooks::SecretsKey> {
         self.inner.webhook_key.get().map(|k| &**k)
+    }
+
+    /// Whether the account sends through its own devices when a submission names no route:
+    /// asked on every submission, so read from the database at most once per
+    /// [`DEVICE_DEFAULT_TTL`].
+    pub(crate) async fn devices_by_default(&self, account: AccountId) -> Result<bool, ApiError> {
+        if let Some((on, at)) = self
+            .inner
+            .device_default
+            .lock()
+            .expect("device default cache")
+            .get(&account)
+        {
+            if at.elapsed() < DEVICE_DEFAULT_TTL {
+                return Ok(*on);
+            }
+        }
+        let on = self
+            .store()
+            .device_routing(account)
+            .await?
+            .device_by_default;
+        let mut cache = self
+            .inner
+            .device_default
+            .lock()
+            .expect("device default cache");
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(account, (on, Instant::now()));
+        Ok(on)
+    }
+
+    /// Forgets the account's default channel after it changed.
+    pub fn forget_device_default(&self, account: AccountId) {
+        self.inner
+            .device_default
+            .lock()
+            .expect("device default cache")
+            .remove(&account);
     }
 
     async fn authenticate(&self, key: &str) -> Result<AccountId, ApiError> {

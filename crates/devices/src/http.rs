@@ -375,6 +375,7 @@ async fn put_routing(
             },
         )
         .await?;
+    state.forget_device_default(account);
     Ok(Json(req).into_response())
 }
 
