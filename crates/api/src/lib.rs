@@ -39,7 +39,9 @@ pub mod webhooks;
 pub use billing::BillingSettings;
 pub use metrics::ApiMetrics;
 pub use ops::openapi_document;
-pub use state::{ApiSettings, AppState, Authenticated, ConnectorStatus, ConnectorsView};
+pub use state::{
+    ApiSettings, AppState, Authenticated, ConnectorStatus, ConnectorsView, DeviceChannelStatus,
+};
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;

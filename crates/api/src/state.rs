@@ -93,6 +93,18 @@ pub struct ConnectorStatus {
     pub window_in_use: usize,
     pub submitted_last_second: u64,
     pub submitted_total: u64,
+    /// The device channel only: its devices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<DeviceChannelStatus>,
+}
+
+/// The customers' devices as one delivery channel.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct DeviceChannelStatus {
+    /// Devices connected to this node now.
+    pub online: usize,
+    /// Paired devices not revoked, of every account (filled from the database when asked).
+    pub total: i64,
 }
 
 /// Reads the connectors' state when asked.

@@ -1,6 +1,10 @@
 //! The HTTP side of devices: the customer's `/v1/devices` resource and routing setting (API
 //! key), and the device's own endpoints (device credential): the pairing exchange, the
 //! WebSocket and the long-poll fallback.
+//!
+//! The rules of adding a device, of its state as the customer sees it and of the account's
+//! routing choice are the public functions [`add_device`], [`device_states`] and
+//! [`set_routing`] (with [`Hub::revoke`]): the web app calls the same ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,13 +19,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
+use domain::AccountId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{DeviceRecord, DeviceRouting, NewDevice, OfflineFallback};
 use tokio::sync::mpsc;
 
-use crate::hub::{secret_hash, Hub, HubError};
+use crate::hub::{secret_hash, Hub, HubError, LiveState};
 use crate::protocol::{DeviceFrame, ServerFrame};
 
 /// How long a pairing code works.
@@ -43,8 +48,15 @@ struct PollSession {
     frames: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<ServerFrame>>>,
 }
 
+/// How the gateway is reached, for the pairing link.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpConfig {
+    /// The gateway serves HTTPS (the pairing link names `https://`).
+    pub https: bool,
+}
+
 /// Every device route, ready to merge into the API.
-pub fn router(state: AppState, hub: Arc<Hub>) -> Router {
+pub fn router(state: AppState, hub: Arc<Hub>, config: HttpConfig) -> Router {
     Router::new()
         .route("/v1/devices", post(create).get(list))
         .route("/v1/devices/{id}", delete(revoke))
@@ -53,6 +65,7 @@ pub fn router(state: AppState, hub: Arc<Hub>) -> Router {
         .route("/v1/devices/poll", post(poll))
         .route("/v1/account/devices", get(get_routing).put(put_routing))
         .layer(Extension(hub))
+        .layer(Extension(config))
         .layer(Extension(Arc::new(Polls::default())))
         .with_state(state)
 }
@@ -72,21 +85,27 @@ fn internal(e: HubError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// Messages a new device may be given per minute unless the customer says otherwise.
+pub const DEFAULT_PER_MINUTE: u32 = 10;
+/// Messages a new device may be given per 24 hours unless the customer says otherwise.
+pub const DEFAULT_PER_DAY: u32 = 500;
+
+/// A device the customer adds.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
-    name: String,
+pub struct NewDeviceRequest {
+    pub name: String,
     #[serde(default = "default_per_minute")]
-    per_minute: u32,
+    pub per_minute: u32,
     #[serde(default = "default_per_day")]
-    per_day: u32,
+    pub per_day: u32,
 }
 
 fn default_per_minute() -> u32 {
-    10
+    DEFAULT_PER_MINUTE
 }
 fn default_per_day() -> u32 {
-    500
+    DEFAULT_PER_DAY
 }
 
 /// A fresh pairing code, `XXXXX-XXXXX` (50 bits).
@@ -127,14 +146,43 @@ fn to_rfc3339(us: Option<i64>) -> Option<String> {
     us.map(api::timefmt::to_rfc3339)
 }
 
-/// `POST /v1/devices`: a new device and its one-time pairing code (and the code as a QR code).
-async fn create(
-    State(state): State<AppState>,
-    Authenticated(account): Authenticated,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let req: CreateRequest = parse(&body)?;
+/// A device just added: its one-time pairing code, shown only now (no `Debug`: the code is
+/// never logged).
+#[derive(Clone)]
+pub struct Pairing {
+    pub id: i64,
+    pub name: String,
+    /// `XXXXX-XXXXX`; the store keeps only its hash.
+    pub code: String,
+    /// UTC microseconds.
+    pub expires_at: i64,
+    /// What the QR code holds: see [`pairing_link`].
+    pub link: String,
+    /// The link as a QR code (SVG).
+    pub qr_svg: String,
+    pub per_minute: u32,
+    pub per_day: u32,
+}
+
+/// What a device needs to pair, as one URI for a QR code:
+/// `apisendsms://pair?server=<the gateway's base URL>&code=<the pairing code>` (query values
+/// percent-encoded). `server` is what the agent takes as `--server`.
+pub fn pairing_link(server: &str, code: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("server", server)
+        .append_pair("code", code)
+        .finish();
+    format!("apisendsms://pair?{query}")
+}
+
+/// Adds a device to the account and makes its pairing code (valid for 15 minutes). `server`
+/// is the gateway's base URL as the customer reached it (`https://host`), for the link.
+pub async fn add_device(
+    state: &AppState,
+    account: AccountId,
+    req: &NewDeviceRequest,
+    server: &str,
+) -> Result<Pairing, ApiError> {
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid(
@@ -170,22 +218,103 @@ async fn create(
         per_day: req.per_day,
     };
     state.store().create_device(&device, now).await?;
+    let link = pairing_link(server, &code);
+    Ok(Pairing {
+        id,
+        name: device.name,
+        qr_svg: qr_svg(&link)?,
+        link,
+        code,
+        expires_at: device.pairing_expires_at,
+        per_minute: device.per_minute,
+        per_day: device.per_day,
+    })
+}
+
+/// `POST /v1/devices`: a new device and its one-time pairing code (and the code as a QR code).
+async fn create(
+    State(state): State<AppState>,
+    Extension(config): Extension<HttpConfig>,
+    Authenticated(account): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: NewDeviceRequest = parse(&body)?;
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let link = format!("apisendsms://pair?host={host}&code={code}");
+    let scheme = if config.https { "https" } else { "http" };
+    let p = add_device(&state, account, &req, &format!("{scheme}://{host}")).await?;
     let body = json!({
-        "id": id.to_string(),
-        "name": device.name,
-        "pairing_code": code,
-        "pairing_expires_at": api::timefmt::to_rfc3339(device.pairing_expires_at),
-        "pairing_link": link,
-        "qr_svg": qr_svg(&link)?,
-        "per_minute": device.per_minute,
-        "per_day": device.per_day,
+        "id": p.id.to_string(),
+        "name": p.name,
+        "pairing_code": p.code,
+        "pairing_expires_at": api::timefmt::to_rfc3339(p.expires_at),
+        "pairing_link": p.link,
+        "qr_svg": p.qr_svg,
+        "per_minute": p.per_minute,
+        "per_day": p.per_day,
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A device as its customer sees it: what is stored, what the hub knows of it now, and its
+/// load.
+#[derive(Debug, Clone)]
+pub struct DeviceState {
+    pub record: DeviceRecord,
+    /// Connected to this node and heard from lately.
+    pub live: Option<LiveState>,
+    /// Messages assigned to it and not yet sent by it.
+    pub queue: u32,
+    /// Messages given to it in the last 24 hours (what `per_day` limits).
+    pub last_24h: u32,
+}
+
+impl DeviceState {
+    pub fn status(&self) -> &'static str {
+        if self.record.revoked_at.is_some() {
+            "revoked"
+        } else if self.record.paired_at.is_some() {
+            "paired"
+        } else {
+            "awaiting_pairing"
+        }
+    }
+
+    /// The latest signal strength (0-31 as `AT+CSQ` gives it, 99 unknown).
+    pub fn signal(&self) -> Option<i64> {
+        self.live
+            .and_then(|l| l.signal)
+            .map(i64::from)
+            .or(self.record.signal)
+    }
+
+    /// The latest battery charge in percent.
+    pub fn battery(&self) -> Option<i64> {
+        self.live
+            .and_then(|l| l.battery)
+            .map(i64::from)
+            .or(self.record.battery)
+    }
+}
+
+/// The account's devices with their live state, oldest first.
+pub async fn device_states(hub: &Hub, account: AccountId) -> Result<Vec<DeviceState>, ApiError> {
+    let day_ago = store::now_us() - 24 * 3600 * 1_000_000;
+    let mut out = Vec::new();
+    for record in hub.store().list_devices(account).await? {
+        let (_, queue) = hub.store().device_load(record.id, 0).await?;
+        let (last_24h, _) = hub.store().device_load(record.id, day_ago).await?;
+        out.push(DeviceState {
+            live: hub.live(record.id),
+            record,
+            queue,
+            last_24h,
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Serialize)]
@@ -201,6 +330,8 @@ struct DeviceView {
     battery: Option<i64>,
     /// Messages assigned and not yet sent by the device.
     queue: u32,
+    /// Messages given to the device in the last 24 hours.
+    last_24h: u32,
     per_minute: u32,
     per_day: u32,
     created_at: Option<String>,
@@ -208,64 +339,50 @@ struct DeviceView {
     revoked_at: Option<String>,
 }
 
-async fn view(hub: &Hub, d: DeviceRecord) -> Result<DeviceView, ApiError> {
-    let live = hub.live(d.id);
-    let (_, queue) = hub.store().device_load(d.id, 0).await?;
-    let status = if d.revoked_at.is_some() {
-        "revoked"
-    } else if d.paired_at.is_some() {
-        "paired"
-    } else {
-        "awaiting_pairing"
-    };
-    Ok(DeviceView {
-        id: d.id.to_string(),
-        name: d.name,
-        status,
-        online: live.is_some(),
-        last_seen_at: to_rfc3339(d.last_seen_at),
-        model: d.model,
-        sim_slots: d.sim_slots,
-        signal: live.and_then(|l| l.signal).map(i64::from).or(d.signal),
-        battery: live.and_then(|l| l.battery).map(i64::from).or(d.battery),
-        queue,
-        per_minute: d.per_minute,
-        per_day: d.per_day,
-        created_at: to_rfc3339(Some(d.created_at)),
-        paired_at: to_rfc3339(d.paired_at),
-        revoked_at: to_rfc3339(d.revoked_at),
-    })
+fn view(d: DeviceState) -> DeviceView {
+    DeviceView {
+        status: d.status(),
+        online: d.live.is_some(),
+        signal: d.signal(),
+        battery: d.battery(),
+        queue: d.queue,
+        last_24h: d.last_24h,
+        id: d.record.id.to_string(),
+        name: d.record.name,
+        last_seen_at: to_rfc3339(d.record.last_seen_at),
+        model: d.record.model,
+        sim_slots: d.record.sim_slots,
+        per_minute: d.record.per_minute,
+        per_day: d.record.per_day,
+        created_at: to_rfc3339(Some(d.record.created_at)),
+        paired_at: to_rfc3339(d.record.paired_at),
+        revoked_at: to_rfc3339(d.record.revoked_at),
+    }
 }
 
 /// `GET /v1/devices`: the account's devices with their live state.
 async fn list(
-    State(state): State<AppState>,
     Extension(hub): Extension<Arc<Hub>>,
     Authenticated(account): Authenticated,
 ) -> Result<Response, ApiError> {
-    let mut devices = Vec::new();
-    for d in state.store().list_devices(account).await? {
-        devices.push(view(&hub, d).await?);
-    }
+    let devices: Vec<DeviceView> = device_states(&hub, account)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
     Ok(Json(json!({ "devices": devices })).into_response())
 }
 
 /// `DELETE /v1/devices/{id}`: revokes the device; a connected device is cut off at once.
 async fn revoke(
-    State(state): State<AppState>,
     Extension(hub): Extension<Arc<Hub>>,
     Authenticated(account): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found("device"))?;
-    if !state
-        .store()
-        .revoke_device(account, id, store::now_us())
-        .await?
-    {
+    if !hub.revoke(account, id).await.map_err(internal)? {
         return Err(ApiError::not_found("device"));
     }
-    hub.cut_off(id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -301,40 +418,38 @@ async fn pair(State(state): State<AppState>, body: Bytes) -> Result<Response, Ap
     .into_response())
 }
 
-#[derive(Serialize, Deserialize)]
+/// The account's channel and offline policy as the customer states it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RoutingBody {
-    route: String,
-    offline_wait_s: u32,
-    offline_fallback: String,
+pub struct RoutingRequest {
+    /// `"device"` or `"carrier"`.
+    pub route: String,
+    pub offline_wait_s: u32,
+    /// `"fail"` or `"carrier"`.
+    pub offline_fallback: String,
 }
 
-/// `GET /v1/account/devices`: the account's channel and offline policy.
-async fn get_routing(
-    State(state): State<AppState>,
-    Authenticated(account): Authenticated,
-) -> Result<Response, ApiError> {
-    let r = state.store().device_routing(account).await?;
-    Ok(Json(RoutingBody {
-        route: if r.device_by_default {
-            "device"
-        } else {
-            "carrier"
+impl From<DeviceRouting> for RoutingRequest {
+    fn from(r: DeviceRouting) -> Self {
+        RoutingRequest {
+            route: if r.device_by_default {
+                "device"
+            } else {
+                "carrier"
+            }
+            .into(),
+            offline_wait_s: r.offline_wait_s,
+            offline_fallback: r.offline_fallback.as_str().into(),
         }
-        .into(),
-        offline_wait_s: r.offline_wait_s,
-        offline_fallback: r.offline_fallback.as_str().into(),
-    })
-    .into_response())
+    }
 }
 
-/// `PUT /v1/account/devices`: sets the account's channel and offline policy.
-async fn put_routing(
-    State(state): State<AppState>,
-    Authenticated(account): Authenticated,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let req: RoutingBody = parse(&body)?;
+/// Sets the account's channel and offline policy; this node forgets the cached channel at once.
+pub async fn set_routing(
+    state: &AppState,
+    account: AccountId,
+    req: &RoutingRequest,
+) -> Result<DeviceRouting, ApiError> {
     let device_by_default = match req.route.as_str() {
         "device" => true,
         "carrier" => false,
@@ -364,19 +479,34 @@ async fn put_routing(
             "offline_wait_s is at most a week (604800)",
         ));
     }
-    state
-        .store()
-        .set_device_routing(
-            account,
-            DeviceRouting {
-                device_by_default,
-                offline_wait_s: req.offline_wait_s,
-                offline_fallback,
-            },
-        )
-        .await?;
+    let routing = DeviceRouting {
+        device_by_default,
+        offline_wait_s: req.offline_wait_s,
+        offline_fallback,
+    };
+    state.store().set_device_routing(account, routing).await?;
     state.forget_device_default(account);
-    Ok(Json(req).into_response())
+    Ok(routing)
+}
+
+/// `GET /v1/account/devices`: the account's channel and offline policy.
+async fn get_routing(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+) -> Result<Response, ApiError> {
+    let r = state.store().device_routing(account).await?;
+    Ok(Json(RoutingRequest::from(r)).into_response())
+}
+
+/// `PUT /v1/account/devices`: sets the account's channel and offline policy.
+async fn put_routing(
+    State(state): State<AppState>,
+    Authenticated(account): Authenticated,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: RoutingRequest = parse(&body)?;
+    let r = set_routing(&state, account, &req).await?;
+    Ok(Json(RoutingRequest::from(r)).into_response())
 }
 
 /// The device behind the request's `Authorization: Bearer <credential>`.
@@ -545,4 +675,31 @@ async fn poll(
         polls.by_device.lock().expect("polls").remove(&device.id);
     }
     Ok(Json(json!({ "frames": out })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pairing_link_carries_the_server_and_the_code_percent_encoded() {
+        assert_eq!(
+            pairing_link("https://sms.example.com", "7K2QX-M9D4R"),
+            "apisendsms://pair?server=https%3A%2F%2Fsms.example.com&code=7K2QX-M9D4R"
+        );
+        assert_eq!(
+            pairing_link("http://127.0.0.1:8080", "AAAAA-BBBBB"),
+            "apisendsms://pair?server=http%3A%2F%2F127.0.0.1%3A8080&code=AAAAA-BBBBB"
+        );
+    }
+
+    #[test]
+    fn a_code_reads_the_same_in_any_case_and_with_or_without_the_dash() {
+        let code = pairing_code();
+        assert_eq!(code.len(), 11);
+        assert_eq!(
+            normalise_code(&code.to_lowercase().replace('-', "")),
+            normalise_code(&code)
+        );
+    }
 }

@@ -258,6 +258,21 @@ impl Hub {
         }
     }
 
+    /// Revokes a device of the account and cuts it off at once: its credential stops working
+    /// and a connected device is told so and disconnected. `false` when the account has no
+    /// such live device.
+    pub async fn revoke(&self, account: AccountId, device: i64) -> Result<bool, HubError> {
+        if !self
+            .store
+            .revoke_device(account, device, store::now_us())
+            .await?
+        {
+            return Ok(false);
+        }
+        self.cut_off(device);
+        Ok(true)
+    }
+
     /// Whether `conn` is still the device's connection; touches its last-heard time.
     fn touch(&self, device: i64, conn: u64) -> Result<(), HubError> {
         match self.state().sessions.get_mut(&device) {
@@ -563,6 +578,11 @@ impl Hub {
 
     pub fn online_count(&self) -> usize {
         self.state().sessions.len()
+    }
+
+    /// Assignments sent to devices and not yet acknowledged.
+    pub fn awaiting_ack(&self) -> usize {
+        self.state().waiters.len()
     }
 }
 

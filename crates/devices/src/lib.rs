@@ -6,7 +6,9 @@
 //!   messages through: round-robin over the account's online devices under their per-minute
 //!   and per-day limits, the account's offline policy when none can take a message.
 //! - [`http`]: `/v1/devices` (pairing, live state, revocation), the pairing exchange, the
-//!   WebSocket and the long-poll fallback.
+//!   WebSocket and the long-poll fallback; the functions the web app shares with it.
+//! - [`e2e`]: the end-to-end encryption of a message's text between customer and device (the
+//!   gateway only relays the ciphertext and holds no key).
 //!
 //! Invariant: an assignment is stored before a device hears of it and a report is stored before
 //! the device is told so; both sides repeat until answered and recognise repeats by message id.
@@ -14,6 +16,7 @@
 //! `api::messages::accept` and the Blacklist is checked at acceptance and at the claim.
 #![forbid(unsafe_code)]
 
+pub mod e2e;
 pub mod http;
 pub mod hub;
 pub mod metrics;
@@ -36,6 +39,10 @@ impl DeviceConnector {
     pub fn new(hub: Arc<Hub>) -> Self {
         Self { hub }
     }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
 }
 
 #[async_trait]
@@ -46,6 +53,13 @@ impl Connector for DeviceConnector {
 
     fn is_up(&self) -> bool {
         self.hub.any_online()
+    }
+
+    fn load(&self) -> workers::ConnectorLoad {
+        workers::ConnectorLoad {
+            window_in_use: self.hub.awaiting_ack(),
+            ..workers::ConnectorLoad::default()
+        }
     }
 
     async fn submit(&self, message: &OutboundMessage) -> Delivery {

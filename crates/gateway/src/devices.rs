@@ -26,9 +26,26 @@ pub struct AgentArgs {
     /// The service centre number for submits (default: the SIM's).
     #[arg(long)]
     pub smsc: Option<String>,
+    /// The device's end-to-end key, to send messages the customer encrypted for it
+    /// (docs/device-protocol.md). Made with a new key pair when the file does not exist; its
+    /// public key is printed for the customer's client. Without it, an encrypted message is
+    /// reported failed.
+    #[arg(long)]
+    pub e2e_key: Option<PathBuf>,
 }
 
 pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    let e2e_key = match &args.e2e_key {
+        Some(file) => {
+            let (key, made) = modem::agent::e2e_key(file)?;
+            if made {
+                println!("new end-to-end key written to {}", file.display());
+            }
+            println!("end-to-end public key: {}", key.public().to_base64());
+            Some(key)
+        }
+        None => None,
+    };
     if let Some(code) = &args.pair {
         let cred = modem::agent::pair(&args.server, code, &args.credential).await?;
         println!(
@@ -46,6 +63,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         modem,
         journal: args.journal,
         smsc: args.smsc,
+        e2e_key,
     })
     .await;
     // A read of the serial line may still be waiting on a blocking thread, which the runtime

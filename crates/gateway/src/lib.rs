@@ -570,6 +570,11 @@ async fn serve(
         ::devices::HubConfig::default(),
         device_metrics,
     );
+    let device_connector = Arc::new(::devices::DeviceConnector::new(hub.clone()));
+    // The carriers and the device channel, as operators see them (the route table names only
+    // carriers).
+    let mut channels = connectors.clone();
+    channels.push(device_connector.clone());
     let dispatcher = Arc::new(
         Dispatcher::new(
             store.clone(),
@@ -585,7 +590,7 @@ async fn serve(
             },
             worker_metrics.clone(),
         )
-        .with_devices(Arc::new(::devices::DeviceConnector::new(hub.clone()))),
+        .with_devices(device_connector.clone()),
     );
     // Shutdown order: HTTP stops taking requests, dispatchers finish the batch in hand,
     // connectors report what they owe, then the receipt worker drains and stops.
@@ -603,7 +608,7 @@ async fn serve(
         receipts_stop.clone(),
     ));
     tasks.spawn(workers::connector::report_state(
-        connectors.clone(),
+        channels.clone(),
         worker_metrics.clone(),
         Duration::from_secs(1),
         shutdown.clone(),
@@ -674,18 +679,27 @@ async fn serve(
     state.set_connectors({
         let connectors: Vec<(Arc<dyn Connector>, &'static str)> =
             connectors.iter().cloned().zip(kinds).collect();
+        let device = device_connector.clone();
         Arc::new(move || {
+            let online = device.hub().online_count();
             connectors
                 .iter()
+                .cloned()
+                .chain(std::iter::once((
+                    device.clone() as Arc<dyn Connector>,
+                    "device",
+                )))
                 .map(|(c, kind)| {
                     let load = c.load();
                     api::ConnectorStatus {
                         name: c.name().to_owned(),
-                        kind: (*kind).to_owned(),
+                        kind: kind.to_owned(),
                         up: c.is_up(),
                         window_in_use: load.window_in_use,
                         submitted_last_second: load.submitted_last_second,
                         submitted_total: load.submitted_total,
+                        devices: (kind == "device")
+                            .then_some(api::DeviceChannelStatus { online, total: 0 }),
                     }
                 })
                 .collect()
@@ -711,13 +725,15 @@ async fn serve(
     if let Some(key) = webhook_key {
         state.set_webhook_key(key);
     }
-    let web_state = web::WebState::new(
-        state.clone(),
-        settings.web.clone(),
-        connectors.clone(),
-        tls.is_some(),
-    )?;
-    let mut app = api::router(state.clone()).merge(::devices::http::router(state, hub));
+    let web_state =
+        web::WebState::new(state.clone(), settings.web.clone(), channels, tls.is_some())?;
+    let mut app = api::router(state.clone()).merge(::devices::http::router(
+        state,
+        hub,
+        ::devices::http::HttpConfig {
+            https: tls.is_some(),
+        },
+    ));
     if settings.web.enabled {
         app = app.merge(web::router(web_state));
     }

@@ -100,10 +100,15 @@ struct Agent {
 
 impl Agent {
     fn start(app: &App, credential: &Path, modem: &str) -> Agent {
+        Agent::start_with(app, credential, modem, &[])
+    }
+
+    fn start_with(app: &App, credential: &Path, modem: &str, extra: &[&str]) -> Agent {
         let child = Command::new(bin())
             .args(["agent", "--server", &app.base, "--credential"])
             .arg(credential)
             .args(["--modem", modem])
+            .args(extra)
             .env("APISENDSMS_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -540,6 +545,151 @@ async fn killing_the_agent_mid_batch_accounts_for_every_message_once() {
         eprintln!(
             "{backend:?}: {} sent before the kill, {in_doubt} in doubt",
             sent_before
+        );
+    }
+}
+
+/// Sends `text` sealed for `key` (base64 X25519 public key) through the device route.
+async fn send_sealed(app: &App, to: &str, key: &str, text: &str, parts: u32) -> String {
+    let ciphertext = devices::e2e::DevicePublicKey::from_base64(key)
+        .unwrap()
+        .seal(text);
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": to, "text": "", "route": "device",
+                    "e2e": {"ciphertext": ciphertext, "parts": parts}}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    r.body["messages"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_text_is_sent_in_clear_only_by_the_agent_holding_the_key() {
+    let admin_token = "adm_devices_test";
+    for backend in backends().await {
+        let mut opts = support::Options::default();
+        opts.env.push((
+            "APISENDSMS_ADMIN_TOKEN_SHA256",
+            api::keys::hash(admin_token),
+        ));
+        let app = App::spawn_with(backend, opts).await;
+        let dir = tempfile::tempdir().unwrap();
+        let r = app
+            .post(
+                "/v1/devices",
+                &json!({"name": "modem e2e", "per_minute": 60}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let device = r.body["id"].as_str().unwrap().to_owned();
+        let code = r.body["pairing_code"].as_str().unwrap().to_owned();
+        // The QR code holds what the agent needs: the gateway's address and the code.
+        let link = r.body["pairing_link"].as_str().unwrap();
+        let expected = format!(
+            "server={}",
+            app.base.replace(':', "%3A").replace('/', "%2F")
+        );
+        assert!(link.starts_with("apisendsms://pair?"), "{link}");
+        assert!(link.contains(&expected), "{link}");
+        assert!(link.ends_with(&format!("&code={code}")), "{link}");
+
+        // Pairing with --e2e-key makes the device's key pair and prints its public key.
+        let credential = dir.path().join("device.json");
+        let key_file = dir.path().join("device.e2e");
+        let out = Command::new(bin())
+            .args(["agent", "--server", &app.base, "--credential"])
+            .arg(&credential)
+            .args(["--pair", &code, "--e2e-key"])
+            .arg(&key_file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let public = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("end-to-end public key: "))
+            .unwrap_or_else(|| panic!("no public key printed: {stdout}"))
+            .to_owned();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the key file is private: {mode:o}");
+
+        let modem = ModemSim::start(&[]);
+        let key_arg = key_file.to_str().unwrap().to_owned();
+        let mut agent = Agent::start_with(&app, &credential, &modem.path, &["--e2e-key", &key_arg]);
+        wait_online(&app, &device, true).await;
+
+        // The operator sees the device channel beside the carriers.
+        let r = app
+            .send(
+                reqwest::Method::GET,
+                "/v1/admin/connectors",
+                Some(admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let channel = r.body["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "device")
+            .cloned()
+            .unwrap_or_else(|| panic!("no device channel: {}", r.text));
+        assert_eq!(channel["name"], "device");
+        assert_eq!(channel["up"], true, "{channel}");
+        assert_eq!(channel["devices"], json!({"online": 1, "total": 1}));
+        assert!(
+            r.body["connectors"][0].get("devices").is_none(),
+            "{}",
+            r.text
+        );
+
+        // The customer seals the text for the device: the gateway stores a placeholder, the
+        // modem gets the clear text.
+        let text = "Váš kód je 4711";
+        let id = send_sealed(&app, "+420777000555", &public, text, 1).await;
+        let m = app
+            .wait_for_status(&id, "delivered", Duration::from_secs(30))
+            .await;
+        assert_eq!(m["text"], "[end-to-end encrypted]", "{m}");
+        assert_eq!(modem.sent_texts(), vec![text.to_owned()]);
+
+        // A text sealed for another device's key is not for this one: failed, never sent.
+        let other = devices::e2e::DeviceKey::generate().public().to_base64();
+        let id = send_sealed(&app, "+420777000556", &other, "Není pro tebe", 1).await;
+        let m = wait_final(&app, &id, Duration::from_secs(30)).await;
+        assert_eq!(m["status"], "undeliverable", "{m}");
+        let reason = m["status_reason"].as_str().unwrap_or("");
+        assert!(reason.contains("no block of the ciphertext opens"), "{m}");
+
+        // A text longer than the parts paid for is not sent either.
+        let long = "Dlouhý text, který se do jedné části nevejde. ".repeat(3);
+        let id = send_sealed(&app, "+420777000557", &public, &long, 1).await;
+        let m = wait_final(&app, &id, Duration::from_secs(30)).await;
+        assert_eq!(m["status"], "undeliverable", "{m}");
+
+        // The same device without its key: an encrypted message fails with a clear reason
+        // and the ciphertext never reaches the modem.
+        agent.kill9();
+        wait_online(&app, &device, false).await;
+        let _agent = Agent::start(&app, &credential, &modem.path);
+        wait_online(&app, &device, true).await;
+        let id = send_sealed(&app, "+420777000558", &public, "Bez klíče", 1).await;
+        let m = wait_final(&app, &id, Duration::from_secs(30)).await;
+        assert_eq!(m["status"], "undeliverable", "{m}");
+        let reason = m["status_reason"].as_str().unwrap_or("");
+        assert!(reason.contains("holds no end-to-end key"), "{m}");
+        assert_eq!(
+            modem.sent_texts(),
+            vec![text.to_owned()],
+            "only the text the agent could open went out ({backend:?})"
         );
     }
 }

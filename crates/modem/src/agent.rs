@@ -5,6 +5,11 @@
 //! restart resumes where it stopped: assigned messages are sent, reports the server did not
 //! confirm are repeated, and a message whose `AT+CMGS` was in progress when the agent stopped
 //! is reported failed "in doubt" rather than sent a second time.
+//!
+//! With an end-to-end key (`--e2e-key`), the agent opens the ciphertext of encrypted
+//! assignments with [`devices::e2e`]; the journal keeps the ciphertext, and the text is opened
+//! again just before sending. Without a key, or when no block opens with it, an encrypted
+//! assignment is reported `failed` and never sent.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write as _;
@@ -12,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use devices::e2e::DeviceKey;
 use devices::protocol::{DeviceFrame, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -29,7 +35,7 @@ pub struct CredentialFile {
     pub credential: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AgentConfig {
     /// `http://host:port` or `https://host` of the gateway.
     pub server: String,
@@ -39,6 +45,28 @@ pub struct AgentConfig {
     pub journal: Option<PathBuf>,
     /// The service centre for submits; the SIM's default when `None`.
     pub smsc: Option<String>,
+    /// The device's end-to-end key, to open encrypted assignments.
+    pub e2e_key: Option<DeviceKey>,
+}
+
+/// Reads the device's end-to-end key from `file` (base64 of its 32 secret bytes on one line),
+/// or makes a new key pair and writes it there (mode 0600) when the file does not exist.
+/// Returns the key and whether it was made now.
+pub fn e2e_key(file: &Path) -> anyhow::Result<(DeviceKey, bool)> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let key = DeviceKey::from_base64(&text)
+                .with_context(|| format!("the end-to-end key in {}", file.display()))?;
+            Ok((key, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = DeviceKey::generate();
+            write_private(file, format!("{}\n", key.to_base64()).as_bytes())
+                .with_context(|| format!("writing {}", file.display()))?;
+            Ok((key, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+    }
 }
 
 /// Exchanges a pairing code for a credential and writes the credential file (mode 0600).
@@ -90,6 +118,9 @@ enum Record {
         id: String,
         to: String,
         text: Option<String>,
+        /// The end-to-end encrypted text, opened only to send it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ciphertext: Option<String>,
         parts: u32,
         expires_at_ms: i64,
     },
@@ -127,6 +158,7 @@ enum Phase {
 struct Entry {
     to: String,
     text: Option<String>,
+    ciphertext: Option<String>,
     parts: u32,
     expires_at_ms: i64,
     phase: Phase,
@@ -197,12 +229,14 @@ fn apply(entries: &mut BTreeMap<String, Entry>, r: Record) {
             id,
             to,
             text,
+            ciphertext,
             parts,
             expires_at_ms,
         } => {
             entries.entry(id).or_insert(Entry {
                 to,
                 text,
+                ciphertext,
                 parts,
                 expires_at_ms,
                 phase: Phase::Assigned,
@@ -564,25 +598,25 @@ impl Agent {
                     send_frame(ws, &f).await?;
                     return Ok(None);
                 }
+                // An encrypted text must open with this device's key; it is never sent as it came.
+                let unreadable = match (&text, &ciphertext) {
+                    (_, Some(c)) => self.open(c).err(),
+                    (Some(_), None) => None,
+                    (None, None) => Some("the assignment carries no text".to_owned()),
+                };
                 self.journal
                     .append(Record::Assigned {
                         id: id.clone(),
                         to,
-                        text: text.clone(),
+                        text: if ciphertext.is_some() { None } else { text },
+                        ciphertext,
                         parts,
                         expires_at_ms,
                     })
                     .map_err(j)?;
                 send_frame(ws, &DeviceFrame::Ack { id: id.clone() }).await?;
-                if text.is_none() || ciphertext.is_some() {
-                    // This agent holds no end-to-end key: it cannot read the text.
-                    let f = self
-                        .finish(
-                            &id,
-                            false,
-                            Some("this agent does not hold an end-to-end key".into()),
-                        )
-                        .map_err(j)?;
+                if let Some(why) = unreadable {
+                    let f = self.finish(&id, false, Some(why)).map_err(j)?;
                     send_frame(ws, &f).await?;
                 } else {
                     self.queue.push_back(id);
@@ -610,6 +644,15 @@ impl Agent {
             }
         }
         Ok(None)
+    }
+
+    /// The clear text of an end-to-end encrypted assignment, or why there is none.
+    fn open(&self, ciphertext: &str) -> Result<String, String> {
+        let key = self.config.e2e_key.as_ref().ok_or_else(|| {
+            "end-to-end encrypted, and this agent holds no end-to-end key (--e2e-key)".to_owned()
+        })?;
+        key.open(ciphertext)
+            .map_err(|e| format!("end-to-end encrypted: {e}"))
     }
 
     fn finish(
@@ -650,7 +693,13 @@ impl Agent {
                 .map(Some)
                 .map_err(j);
         }
-        let text = e.text.clone().unwrap_or_default();
+        let text = match &e.ciphertext {
+            Some(c) => match self.open(c) {
+                Ok(t) => t,
+                Err(why) => return self.finish(id, false, Some(why)).map(Some).map_err(j),
+            },
+            None => e.text.clone().unwrap_or_default(),
+        };
         let reference = id
             .bytes()
             .fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
@@ -820,6 +869,7 @@ mod tests {
                     id: "1".into(),
                     to: "+420777000111".into(),
                     text: Some("a".into()),
+                    ciphertext: None,
                     parts: 1,
                     expires_at_ms: i64::MAX,
                 },
@@ -827,6 +877,7 @@ mod tests {
                     id: "2".into(),
                     to: "+420777000111".into(),
                     text: Some("b".into()),
+                    ciphertext: None,
                     parts: 1,
                     expires_at_ms: i64::MAX,
                 },

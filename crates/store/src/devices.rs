@@ -373,6 +373,16 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// How many live (paired, not revoked) devices all accounts have.
+    pub async fn live_device_total(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM devices WHERE paired_at IS NOT NULL AND revoked_at IS NULL",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The message's assignment, if it has one.
     pub async fn assignment(&self, message: MessageId) -> Result<Option<Assignment>> {
         let sql = format!("{ASSIGNMENT_SELECT} WHERE a.message_id = $1");
