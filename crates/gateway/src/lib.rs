@@ -727,6 +727,7 @@ async fn serve(
     }
     let web_state =
         web::WebState::new(state.clone(), settings.web.clone(), channels, tls.is_some())?;
+    web_state.set_devices(hub.clone());
     let mut app = api::router(state.clone()).merge(::devices::http::router(
         state,
         hub,

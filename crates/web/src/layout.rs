@@ -88,6 +88,7 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                 (nav_link(ctx, &ctx.app_link("/app/keys"), l.t("API klíče", "API keys")))
                                 (nav_link(ctx, &ctx.app_link("/app/smpp"), "SMPP"))
                                 (nav_link(ctx, &ctx.app_link("/app/webhooks"), "Webhooks"))
+                                (nav_link(ctx, &ctx.app_link("/app/devices"), l.t("Zařízení", "Devices")))
                                 (nav_link(ctx, &ctx.app_link("/app/credit"), l.t("Kredit", "Credit")))
                                 (nav_link(ctx, &ctx.app_link("/app/invoices"), l.t("Faktury", "Invoices")))
                                 (nav_link(ctx, &ctx.app_link("/app/security"), l.t("Zabezpečení", "Security")))

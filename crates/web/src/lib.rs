@@ -12,7 +12,9 @@
 //! - [`auth`]: registration, e-mail verification, sign-in (rate limit, lockout, TOTP), reset;
 //! - [`app`]: the customer app; [`backoffice`]: the staff pages;
 //! - [`credit`]: the customer's credit, top-ups and invoices; [`backoffice_payments`]: the staff's
-//!   statement upload, unpaired payments, debtors and credit terms.
+//!   statement upload, unpaired payments, debtors and credit terms;
+//! - `devices`: the customer's own phones and modems (pairing, live state, revocation, the
+//!   account's channel), through the functions of `/v1/devices` and the device hub.
 //!
 //! Boundary: the web talks to the store and the text rules of `sms`; it never talks to
 //! carriers and knows no JSON of the API except the OpenAPI document it renders.
@@ -26,6 +28,7 @@ pub mod backoffice_payments;
 pub mod consent;
 pub mod credit;
 pub mod ctx;
+mod devices;
 mod error;
 mod forms;
 mod i18n;
@@ -38,7 +41,7 @@ pub mod public;
 mod recipients;
 mod security;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::routing::get;
 use axum::Router;
@@ -95,6 +98,7 @@ struct Inner {
     signup_credit: Money,
     connectors: Vec<Arc<dyn Connector>>,
     secure_cookies: bool,
+    devices: OnceLock<Arc<::devices::Hub>>,
 }
 
 impl WebState {
@@ -119,6 +123,7 @@ impl WebState {
                 signup_credit,
                 connectors,
                 secure_cookies,
+                devices: OnceLock::new(),
             }),
         })
     }
@@ -146,6 +151,14 @@ impl WebState {
     pub(crate) fn secure_cookies(&self) -> bool {
         self.inner.secure_cookies
     }
+    /// Gives the pages this node's device hub (live state, revocation that cuts a device off).
+    pub fn set_devices(&self, hub: Arc<::devices::Hub>) {
+        let _ = self.inner.devices.set(hub);
+    }
+    /// The device hub; without one the devices page is not served.
+    pub(crate) fn devices(&self) -> Option<&::devices::Hub> {
+        self.inner.devices.get().map(|h| &**h)
+    }
 }
 
 /// Every page of the site, the app and the back office.
@@ -161,6 +174,7 @@ pub fn router(state: WebState) -> Router {
         .merge(integrations::routes())
         .merge(privacy::routes())
         .merge(credit::routes())
+        .merge(devices::routes())
         .merge(backoffice_payments::routes())
         .route("/robots.txt", get(assets::robots))
         .layer(axum::middleware::from_fn(security::headers))
