@@ -11,13 +11,13 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::{AccountId, MessageId, MessageStatus, Money};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::accounts::ledger_entry;
 use crate::blacklist::{block_for, end_blocked, entries_for, numbers_with_basis};
 use crate::messages::{insert_event_rows, insert_events, EventRow};
 use crate::sql;
-use crate::{Backend, BlockReason, Result, Store, StoreError};
+use crate::{Backend, BlacklistKey, BlockReason, Result, Store, StoreError};
 
 /// A message claimed for sending.
 #[derive(Debug, Clone)]
@@ -86,90 +86,13 @@ impl Store {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<Claimed>> {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        };
-        let sql = format!(
-            "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
-             AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 {lock}) {CLAIM_RETURNING}"
-        );
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let rows = sqlx::query(&sql)
-            .bind(node)
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let marketing: Vec<bool> = rows
-            .iter()
-            .map(|r| Ok(r.try_get::<i64, _>("marketing")? != 0))
-            .collect::<Result<_>>()?;
-        let claimed = rows
-            .iter()
-            .map(|r| {
-                Ok(Claimed {
-                    id: MessageId::new(r.try_get("id")?),
-                    account: AccountId::new(r.try_get("account_id")?),
-                    to: r.try_get("to_number")?,
-                    sender: r.try_get("sender")?,
-                    body: r.try_get("body")?,
-                    encoding: r.try_get("encoding")?,
-                    parts: to_u32(r.try_get("parts")?)?,
-                    price: Money::from_hundredths(r.try_get("price_cents")?),
-                    expires_at: r.try_get("expires_at")?,
-                    attempts: to_u32(r.try_get("attempts")?)?,
-                    device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // A number may have been blocked after its message was queued (scheduled messages):
-        // such a message ends `blocked` here and its reservation is released.
-        let hashes: Vec<String> = claimed.iter().map(|c| self.key.hash(&c.to)).collect();
-        let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
-        let blocks = entries_for(self.backend, &mut tx, &refs).await?;
-        // A commercial message also needs its basis still standing: an objection or a
-        // withdrawn consent after it was scheduled stops it here.
-        let commercial: Vec<&str> = claimed
-            .iter()
-            .zip(&marketing)
-            .filter(|(_, m)| **m)
-            .map(|(c, _)| c.to.as_str())
-            .collect();
-        let with_basis = if commercial.is_empty() {
-            HashSet::new()
-        } else {
-            numbers_with_basis(self.backend, &mut tx, &commercial).await?
-        };
-        let mut ended = Vec::new();
-        let mut send = Vec::with_capacity(claimed.len());
-        for ((c, hash), m) in claimed.into_iter().zip(&hashes).zip(marketing) {
-            let reason = block_for(&blocks, hash, c.account).or_else(|| {
-                (m && !with_basis.contains(&(c.account.get(), c.to.clone())))
-                    .then_some(BlockReason::NoMarketingBasis)
-            });
-            match reason {
-                None => send.push(c),
-                Some(reason) => ended.push((c.id.get(), c.account, c.price.hundredths(), reason)),
-            }
-        }
-        end_blocked(self.backend, &mut tx, &ended, now).await?;
-        let claimed = send;
-        let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
-        insert_events(
-            &mut tx,
-            self.backend,
-            &ids,
-            MessageStatus::Sending,
-            None,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(claimed)
+        let (backend, key) = (self.backend, self.key.clone());
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(
+                async move { claim_due_in(backend, &key, tx, node, now, lease_until, limit).await },
+            )
+        })
+        .await
     }
 
     /// Records the carriers' answers for claimed messages, charging or releasing credit.
@@ -178,151 +101,12 @@ impl Store {
         if results.is_empty() {
             return Ok(());
         }
-        // The first result for a message wins, as if they were applied one after another.
-        let mut seen: HashSet<i64> = HashSet::with_capacity(results.len());
-        let (mut sent, mut retry, mut failed) = (Vec::new(), Vec::new(), Vec::new());
-        for result in results {
-            let id = match result {
-                SendResult::Sent { id, .. }
-                | SendResult::Retry { id, .. }
-                | SendResult::Failed { id, .. } => id.get(),
-            };
-            if !seen.insert(id) {
-                continue;
-            }
-            match result {
-                SendResult::Sent { .. } => sent.push(result),
-                SendResult::Retry { .. } => retry.push(result),
-                SendResult::Failed { .. } => failed.push(result),
-            }
-        }
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let mut changed: Vec<i64> = Vec::with_capacity(results.len());
-        for chunk in sent.chunks(UPDATE_CHUNK) {
-            let sql = update_from_values(
-                self.backend,
-                "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
-                 claimed_until = NULL",
-                chunk.len(),
-                3,
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for r in chunk {
-                if let SendResult::Sent {
-                    id,
-                    connector,
-                    smsc_id,
-                    ..
-                } = r
-                {
-                    q = q
-                        .bind(id.get())
-                        .bind(connector.as_str())
-                        .bind(smsc_id.as_str());
-                }
-            }
-            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-        }
-        for chunk in retry.chunks(UPDATE_CHUNK) {
-            let sql = update_from_values(
-                self.backend,
-                "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
-                 claimed_until = NULL",
-                chunk.len(),
-                3,
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for r in chunk {
-                if let SendResult::Retry {
-                    id,
-                    reason,
-                    retry_at,
-                } = r
-                {
-                    q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
-                }
-            }
-            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-        }
-        for chunk in failed.chunks(UPDATE_CHUNK) {
-            let sql = update_from_values(
-                self.backend,
-                "status = v.column2, status_reason = v.column3, claimed_until = NULL",
-                chunk.len(),
-                3,
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for r in chunk {
-                if let SendResult::Failed {
-                    id, status, reason, ..
-                } = r
-                {
-                    q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
-                }
-            }
-            changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-        }
-        // One charge and one release entry per account, accounts in the order first seen.
-        let changed: std::collections::HashSet<i64> = changed.into_iter().collect();
-        let mut charges: Vec<(AccountId, i64, u32)> = Vec::new();
-        let mut releases: Vec<(AccountId, i64, u32)> = Vec::new();
-        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(changed.len());
-        for result in sent.iter().chain(&retry).chain(&failed) {
-            match result {
-                SendResult::Sent {
-                    id, account, price, ..
-                } if changed.contains(&id.get()) => {
-                    add(&mut charges, *account, price.hundredths());
-                    events.push((id.get(), MessageStatus::Sent, None, now));
-                }
-                SendResult::Retry { id, reason, .. } if changed.contains(&id.get()) => {
-                    events.push((id.get(), MessageStatus::Queued, Some(reason.as_str()), now));
-                }
-                SendResult::Failed {
-                    id,
-                    account,
-                    price,
-                    status,
-                    reason,
-                } if changed.contains(&id.get()) => {
-                    add(&mut releases, *account, price.hundredths());
-                    events.push((id.get(), *status, Some(reason.as_str()), now));
-                }
-                _ => {}
-            }
-        }
-        insert_event_rows(&mut tx, self.backend, &events).await?;
-        for (account, amount, n) in charges {
-            if amount > 0 {
-                ledger_entry(
-                    &mut tx,
-                    account,
-                    "charge",
-                    0,
-                    -amount,
-                    &format!("{n} messages sent"),
-                    now,
-                )
-                .await?;
-            }
-        }
-        for (account, amount, n) in releases {
-            if amount > 0 {
-                ledger_entry(
-                    &mut tx,
-                    account,
-                    "release",
-                    amount,
-                    -amount,
-                    &format!("{n} messages not sent"),
-                    now,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        let backend = self.backend;
+        let results = results.to_vec();
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move { record_results_in(backend, tx, &results, now).await })
+        })
+        .await
     }
 
     /// Applies delivery receipts. A receipt for a message whose submit response is not recorded
@@ -332,92 +116,12 @@ impl Store {
         if receipts.is_empty() {
             return Ok(0);
         }
-        // A repeated receipt in the same batch would find its message already final.
-        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(receipts.len());
-        let receipts: Vec<&Receipt> = receipts
-            .iter()
-            .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
-            .collect();
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
-        for chunk in receipts.chunks(UPDATE_CHUNK) {
-            let sql = format!(
-                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = {} \
-                 FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
-                 AND messages.status IN ('sent', 'sending') \
-                 RETURNING messages.id, messages.connector, messages.smsc_id",
-                sql::param(self.backend, 1),
-                sql::rows(self.backend, 2, chunk.len(), 4)
-            );
-            let mut q = sqlx::query(&sql).bind(now);
-            for r in chunk {
-                q = q
-                    .bind(r.connector.as_str())
-                    .bind(r.smsc_id.as_str())
-                    .bind(r.status.as_str())
-                    .bind(r.reason.as_deref());
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                matched.insert(
-                    (row.try_get("connector")?, row.try_get("smsc_id")?),
-                    row.try_get("id")?,
-                );
-            }
-        }
-        let mut events: Vec<EventRow<'_>> = Vec::with_capacity(matched.len());
-        let mut unmatched: Vec<&Receipt> = Vec::new();
-        for r in &receipts {
-            match matched.get(&(r.connector.clone(), r.smsc_id.clone())) {
-                Some(id) => events.push((*id, r.status, r.reason.as_deref(), now)),
-                None => unmatched.push(r),
-            }
-        }
-        // Receipts for messages not sent yet (or final already): keep those whose message is
-        // unknown, for [`Store::match_pending_receipts`]. A message that is `sent` here was
-        // recorded sent by a transaction that committed after the update above looked
-        // (PostgreSQL reads each statement afresh): its receipt is kept too.
-        let mut known: HashSet<(String, String)> = HashSet::new();
-        for chunk in unmatched.chunks(UPDATE_CHUNK) {
-            let sql = format!(
-                "SELECT m.connector, m.smsc_id FROM messages m JOIN (VALUES {}) AS v \
-                 ON m.connector = v.column1 AND m.smsc_id = v.column2 \
-                 WHERE m.status NOT IN ('sent', 'sending')",
-                sql::rows(self.backend, 1, chunk.len(), 2)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
-            }
-            for row in q.fetch_all(&mut *tx).await? {
-                known.insert((row.try_get("connector")?, row.try_get("smsc_id")?));
-            }
-        }
-        let pending: Vec<&Receipt> = unmatched
-            .into_iter()
-            .filter(|r| !known.contains(&(r.connector.clone(), r.smsc_id.clone())))
-            .collect();
-        for chunk in pending.chunks(UPDATE_CHUNK) {
-            let sql = format!(
-                "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
-                 VALUES {} ON CONFLICT (connector, smsc_id) DO NOTHING",
-                sql::rows(self.backend, 1, chunk.len(), 5)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(r.connector.as_str())
-                    .bind(r.smsc_id.as_str())
-                    .bind(r.status.as_str())
-                    .bind(r.reason.as_deref())
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let changed = events.len();
-        insert_event_rows(&mut tx, self.backend, &events).await?;
-        tx.commit().await?;
-        Ok(changed)
+        let backend = self.backend;
+        let receipts = receipts.to_vec();
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move { apply_receipts_in(backend, tx, &receipts, now).await })
+        })
+        .await
     }
 
     /// Applies kept receipts whose messages are now known; drops those older than `drop_before`.
@@ -618,4 +322,338 @@ fn add(totals: &mut Vec<(AccountId, i64, u32)>, account: AccountId, amount: i64)
 
 fn to_u32(v: i64) -> Result<u32> {
     u32::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// [`Store::claim_due`] inside the writer's transaction.
+async fn claim_due_in(
+    backend: Backend,
+    key: &BlacklistKey,
+    tx: &mut AnyConnection,
+    node: i64,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> Result<Vec<Claimed>> {
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    };
+    let sql = format!(
+            "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, \
+             updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
+             AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 {lock}) {CLAIM_RETURNING}"
+        );
+    let rows = sqlx::query(&sql)
+        .bind(node)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+    let marketing: Vec<bool> = rows
+        .iter()
+        .map(|r| Ok(r.try_get::<i64, _>("marketing")? != 0))
+        .collect::<Result<_>>()?;
+    let claimed = rows
+        .iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: MessageId::new(r.try_get("id")?),
+                account: AccountId::new(r.try_get("account_id")?),
+                to: r.try_get("to_number")?,
+                sender: r.try_get("sender")?,
+                body: r.try_get("body")?,
+                encoding: r.try_get("encoding")?,
+                parts: to_u32(r.try_get("parts")?)?,
+                price: Money::from_hundredths(r.try_get("price_cents")?),
+                expires_at: r.try_get("expires_at")?,
+                attempts: to_u32(r.try_get("attempts")?)?,
+                device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // A number may have been blocked after its message was queued (scheduled messages):
+    // such a message ends `blocked` here and its reservation is released.
+    let hashes: Vec<String> = claimed.iter().map(|c| key.hash(&c.to)).collect();
+    let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
+    let blocks = entries_for(backend, &mut *tx, &refs).await?;
+    // A commercial message also needs its basis still standing: an objection or a
+    // withdrawn consent after it was scheduled stops it here.
+    let commercial: Vec<&str> = claimed
+        .iter()
+        .zip(&marketing)
+        .filter(|(_, m)| **m)
+        .map(|(c, _)| c.to.as_str())
+        .collect();
+    let with_basis = if commercial.is_empty() {
+        HashSet::new()
+    } else {
+        numbers_with_basis(backend, &mut *tx, &commercial).await?
+    };
+    let mut ended = Vec::new();
+    let mut send = Vec::with_capacity(claimed.len());
+    for ((c, hash), m) in claimed.into_iter().zip(&hashes).zip(marketing) {
+        let reason = block_for(&blocks, hash, c.account).or_else(|| {
+            (m && !with_basis.contains(&(c.account.get(), c.to.clone())))
+                .then_some(BlockReason::NoMarketingBasis)
+        });
+        match reason {
+            None => send.push(c),
+            Some(reason) => ended.push((c.id.get(), c.account, c.price.hundredths(), reason)),
+        }
+    }
+    end_blocked(backend, &mut *tx, &ended, now).await?;
+    let claimed = send;
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
+    insert_events(&mut *tx, backend, &ids, MessageStatus::Sending, None, now).await?;
+    Ok(claimed)
+}
+
+/// [`Store::record_results`] inside the writer's transaction.
+async fn record_results_in(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    results: &[SendResult],
+    now: i64,
+) -> Result<()> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    // The first result for a message wins, as if they were applied one after another.
+    let mut seen: HashSet<i64> = HashSet::with_capacity(results.len());
+    let (mut sent, mut retry, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for result in results {
+        let id = match result {
+            SendResult::Sent { id, .. }
+            | SendResult::Retry { id, .. }
+            | SendResult::Failed { id, .. } => id.get(),
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        match result {
+            SendResult::Sent { .. } => sent.push(result),
+            SendResult::Retry { .. } => retry.push(result),
+            SendResult::Failed { .. } => failed.push(result),
+        }
+    }
+    let mut changed: Vec<i64> = Vec::with_capacity(results.len());
+    for chunk in sent.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
+                 claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Sent {
+                id,
+                connector,
+                smsc_id,
+                ..
+            } = r
+            {
+                q = q
+                    .bind(id.get())
+                    .bind(connector.as_str())
+                    .bind(smsc_id.as_str());
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    for chunk in retry.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
+                 claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Retry {
+                id,
+                reason,
+                retry_at,
+            } = r
+            {
+                q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    for chunk in failed.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = v.column2, status_reason = v.column3, claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Failed {
+                id, status, reason, ..
+            } = r
+            {
+                q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    // One charge and one release entry per account, accounts in the order first seen.
+    let changed: std::collections::HashSet<i64> = changed.into_iter().collect();
+    let mut charges: Vec<(AccountId, i64, u32)> = Vec::new();
+    let mut releases: Vec<(AccountId, i64, u32)> = Vec::new();
+    let mut events: Vec<EventRow<'_>> = Vec::with_capacity(changed.len());
+    for result in sent.iter().chain(&retry).chain(&failed) {
+        match result {
+            SendResult::Sent {
+                id, account, price, ..
+            } if changed.contains(&id.get()) => {
+                add(&mut charges, *account, price.hundredths());
+                events.push((id.get(), MessageStatus::Sent, None, now));
+            }
+            SendResult::Retry { id, reason, .. } if changed.contains(&id.get()) => {
+                events.push((id.get(), MessageStatus::Queued, Some(reason.as_str()), now));
+            }
+            SendResult::Failed {
+                id,
+                account,
+                price,
+                status,
+                reason,
+            } if changed.contains(&id.get()) => {
+                add(&mut releases, *account, price.hundredths());
+                events.push((id.get(), *status, Some(reason.as_str()), now));
+            }
+            _ => {}
+        }
+    }
+    insert_event_rows(&mut *tx, backend, &events).await?;
+    for (account, amount, n) in charges {
+        if amount > 0 {
+            ledger_entry(
+                &mut *tx,
+                account,
+                "charge",
+                0,
+                -amount,
+                &format!("{n} messages sent"),
+                now,
+            )
+            .await?;
+        }
+    }
+    for (account, amount, n) in releases {
+        if amount > 0 {
+            ledger_entry(
+                &mut *tx,
+                account,
+                "release",
+                amount,
+                -amount,
+                &format!("{n} messages not sent"),
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// [`Store::apply_receipts`] inside the writer's transaction.
+async fn apply_receipts_in(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    receipts: &[Receipt],
+    now: i64,
+) -> Result<usize> {
+    if receipts.is_empty() {
+        return Ok(0);
+    }
+    // A repeated receipt in the same batch would find its message already final.
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(receipts.len());
+    let receipts: Vec<&Receipt> = receipts
+        .iter()
+        .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
+        .collect();
+    let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
+    for chunk in receipts.chunks(UPDATE_CHUNK) {
+        let sql = format!(
+                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = {} \
+                 FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
+                 AND messages.status IN ('sent', 'sending') \
+                 RETURNING messages.id, messages.connector, messages.smsc_id",
+                sql::param(backend, 1),
+                sql::rows(backend, 2, chunk.len(), 4)
+            );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            q = q
+                .bind(r.connector.as_str())
+                .bind(r.smsc_id.as_str())
+                .bind(r.status.as_str())
+                .bind(r.reason.as_deref());
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            matched.insert(
+                (row.try_get("connector")?, row.try_get("smsc_id")?),
+                row.try_get("id")?,
+            );
+        }
+    }
+    let mut events: Vec<EventRow<'_>> = Vec::with_capacity(matched.len());
+    let mut unmatched: Vec<&Receipt> = Vec::new();
+    for r in &receipts {
+        match matched.get(&(r.connector.clone(), r.smsc_id.clone())) {
+            Some(id) => events.push((*id, r.status, r.reason.as_deref(), now)),
+            None => unmatched.push(r),
+        }
+    }
+    // Receipts for messages not sent yet (or final already): keep those whose message is
+    // unknown, for [`Store::match_pending_receipts`]. A message that is `sent` here was
+    // recorded sent by a transaction that committed after the update above looked
+    // (PostgreSQL reads each statement afresh): its receipt is kept too.
+    let mut known: HashSet<(String, String)> = HashSet::new();
+    for chunk in unmatched.chunks(UPDATE_CHUNK) {
+        let sql = format!(
+            "SELECT m.connector, m.smsc_id FROM messages m JOIN (VALUES {}) AS v \
+                 ON m.connector = v.column1 AND m.smsc_id = v.column2 \
+                 WHERE m.status NOT IN ('sent', 'sending')",
+            sql::rows(backend, 1, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            known.insert((row.try_get("connector")?, row.try_get("smsc_id")?));
+        }
+    }
+    let pending: Vec<&Receipt> = unmatched
+        .into_iter()
+        .filter(|r| !known.contains(&(r.connector.clone(), r.smsc_id.clone())))
+        .collect();
+    for chunk in pending.chunks(UPDATE_CHUNK) {
+        let sql = format!(
+            "INSERT INTO pending_receipts (connector, smsc_id, status, reason, received_at) \
+                 VALUES {} ON CONFLICT (connector, smsc_id) DO NOTHING",
+            sql::rows(backend, 1, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.connector.as_str())
+                .bind(r.smsc_id.as_str())
+                .bind(r.status.as_str())
+                .bind(r.reason.as_deref())
+                .bind(now);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    let changed = events.len();
+    insert_event_rows(&mut *tx, backend, &events).await?;
+    Ok(changed)
 }

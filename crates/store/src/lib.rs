@@ -107,6 +107,8 @@ pub enum StoreError {
     },
     #[error("the storage writer has stopped")]
     WriterGone,
+    #[error("the write transaction failed: {0}")]
+    RoundFailed(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("{0} already exists")]
@@ -241,6 +243,23 @@ impl Store {
     /// connection here, so the setting never leaks from one transaction to the next.
     pub(crate) async fn write_conn(&self, durability: Durability) -> Result<PoolConnection<Any>> {
         write_conn(self.backend, &self.write, durability).await
+    }
+
+    /// Runs `f` inside the writer's next round (one transaction with the other writes that
+    /// arrived together) and answers once that round committed.
+    pub(crate) async fn write_op<T, F>(&self, durability: Durability, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> futures::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(writer::Job::Op(writer::Op::new(durability, f, tx)))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Closes the pools after the writer drained what it was given.

@@ -179,11 +179,11 @@ impl Store {
             .map(|m| self.key.hash(&m.to))
             .collect();
         self.writer
-            .send(writer::Job {
+            .send(writer::Job::Submit(writer::SubmitJob {
                 submission,
                 hashes,
                 reply: tx,
-            })
+            }))
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?

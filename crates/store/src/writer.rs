@@ -1,6 +1,12 @@
-//! The group-commit writer: one task takes the submissions that arrived together and commits
-//! them in one transaction. If that transaction fails, each submission is retried alone, so one
-//! bad submission cannot fail the others.
+//! The writer: one task takes the write work that arrived together and commits it in one
+//! transaction (a round). A round holds the submissions of that moment (group commit) and the
+//! dispatcher's and connectors' own writes (claims, carriers' answers, delivery receipts), so one
+//! commit, and one fsync, makes all of them durable, and they do not queue for the write
+//! connection one after another.
+//!
+//! Each write in a round runs inside a savepoint: one that fails is rolled back alone and its
+//! caller gets the error, the rest commit. If the submissions fail together, or the commit
+//! fails, each submission is retried alone, so one bad submission cannot fail the others.
 //!
 //! A group costs a fixed number of statements whatever its size: the idempotency keys and the
 //! balances are read once, every submission is decided in memory in arrival order (all or
@@ -14,18 +20,80 @@
 use std::collections::HashMap;
 
 use domain::{MessageStatus, Money};
-use sqlx::{AnyPool, Row};
+use futures::future::BoxFuture;
+use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
 use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
-use crate::{sql, Backend, Result, StoreError};
+use crate::{sql, Backend, Durability, Result, StoreError};
 
-pub(crate) struct Job {
+/// Work for the writer. Submissions are most of it, so they are not boxed.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Job {
+    Submit(SubmitJob),
+    Op(Op),
+}
+
+pub(crate) struct SubmitJob {
     pub submission: Submission,
     /// The Blacklist hash of each message's number, in message order.
     pub hashes: Vec<String>,
     pub reply: oneshot::Sender<Result<Decided>>,
+}
+
+/// Tells an operation's caller how its round ended: `Ok` when it committed.
+type Finish = Box<dyn FnOnce(std::result::Result<(), &StoreError>) + Send>;
+
+type Run = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+
+/// A write run inside a round: its statements, then (after the commit) its answer.
+pub(crate) struct Op {
+    durability: Durability,
+    run: Run,
+    /// Answers the caller when the round failed before the operation ran.
+    abort: Finish,
+}
+
+impl Op {
+    /// An operation whose result reaches `reply` once its round committed.
+    pub(crate) fn new<T, F>(durability: Durability, f: F, reply: oneshot::Sender<Result<T>>) -> Op
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+        let answer = {
+            let slot = slot.clone();
+            move |result: Result<T>| {
+                if let Some(reply) = slot.lock().expect("reply slot").take() {
+                    let _ = reply.send(result);
+                }
+            }
+        };
+        let abort_answer = answer.clone();
+        Op {
+            durability,
+            run: Box::new(move |conn| {
+                Box::pin(async move {
+                    let result = f(conn).await;
+                    let ok = result.is_ok();
+                    let finish: Finish = Box::new(move |committed| {
+                        answer(match committed {
+                            Ok(()) => result,
+                            Err(e) => result.and(Err(StoreError::RoundFailed(e.to_string()))),
+                        })
+                    });
+                    (ok, finish)
+                })
+            }),
+            abort: Box::new(move |committed| {
+                if let Err(e) = committed {
+                    abort_answer(Err(StoreError::RoundFailed(e.to_string())));
+                }
+            }),
+        }
+    }
 }
 
 /// A submission's outcome and, when accepted, why each message is blocked.
@@ -35,46 +103,154 @@ pub(crate) type Decided = (SubmitOutcome, Blocked);
 /// between our read and our insert (PostgreSQL with several nodes).
 const KEY_RACE_RETRIES: usize = 5;
 
+/// Most operations (other than submissions) in one round.
+const MAX_OPS: usize = 64;
+
 pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::Sender<Job> {
     let (tx, mut rx) = mpsc::channel::<Job>(max_group * 4);
     tokio::spawn(async move {
-        let mut group: Vec<Job> = Vec::with_capacity(max_group);
+        let mut group: Vec<SubmitJob> = Vec::with_capacity(max_group);
+        let mut ops: Vec<Op> = Vec::new();
         while let Some(first) = rx.recv().await {
-            group.push(first);
-            while group.len() < max_group {
-                match rx.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Submit(s) => group.push(s),
+                    Job::Op(op) => ops.push(op),
+                }
+                if group.len() < max_group && ops.len() < MAX_OPS {
+                    next = rx.try_recv().ok();
                 }
             }
+            round(backend, &pool, &mut group, &mut ops).await;
+        }
+    });
+    tx
+}
+
+/// Runs one round: the operations and the group in one transaction; answers everyone.
+async fn round(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>, ops: &mut Vec<Op>) {
+    let mut pending = std::mem::take(ops).into_iter();
+    let mut finishes: Vec<Finish> = Vec::new();
+    let outcome = run_round(backend, pool, group, &mut pending, &mut finishes).await;
+    match outcome {
+        Ok(decided) => {
+            for finish in finishes {
+                finish(Ok(()));
+            }
+            match decided {
+                Some(decided) => {
+                    for (job, d) in group.drain(..).zip(decided) {
+                        let _ = job.reply.send(Ok(d));
+                    }
+                }
+                // The operations committed; the submissions failed together: each alone.
+                None => one_by_one(backend, pool, group).await,
+            }
+        }
+        Err(err) => {
+            for finish in finishes {
+                finish(Err(&err));
+            }
+            for op in pending {
+                (op.abort)(Err(&err));
+            }
+            if group.len() > 1 {
+                tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
+                one_by_one(backend, pool, group).await;
+            } else if let Some(job) = group.pop() {
+                let _ = job.reply.send(Err(err));
+            }
+        }
+    }
+
+    async fn run_round(
+        backend: Backend,
+        pool: &AnyPool,
+        group: &[SubmitJob],
+        pending: &mut std::vec::IntoIter<Op>,
+        finishes: &mut Vec<Finish>,
+    ) -> Result<Option<Vec<Decided>>> {
+        let durability = durability_of(group, pending.as_slice());
+        let mut conn = crate::write_conn(backend, pool, durability).await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
+        for op in pending.by_ref() {
+            sqlx::query("SAVEPOINT op").execute(&mut *tx).await?;
+            let (ok, finish) = (op.run)(&mut tx).await;
+            finishes.push(finish);
+            if !ok {
+                sqlx::query("ROLLBACK TO SAVEPOINT op")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT op")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let decided = if group.is_empty() {
+            Some(Vec::new())
+        } else {
             let subs: Vec<(&Submission, &[String])> = group
                 .iter()
                 .map(|j| (&j.submission, j.hashes.as_slice()))
                 .collect();
-            match commit_group(backend, &pool, &subs).await {
-                Ok(outcomes) => {
-                    for (job, outcome) in group.drain(..).zip(outcomes) {
-                        let _ = job.reply.send(Ok(outcome));
-                    }
-                }
-                Err(err) if group.len() == 1 => {
-                    let job = group.pop().expect("one job");
-                    let _ = job.reply.send(Err(err));
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
-                    for job in group.drain(..) {
-                        let one = [(&job.submission, job.hashes.as_slice())];
-                        let result = commit_group(backend, &pool, &one)
-                            .await
-                            .map(|mut v| v.pop().expect("one outcome"));
-                        let _ = job.reply.send(result);
-                    }
-                }
+            group_in_savepoint(backend, &mut tx, &subs).await?
+        };
+        tx.commit().await?;
+        Ok(decided)
+    }
+}
+
+/// A round with submissions, or with an operation that asks for it, commits with an fsync.
+fn durability_of(group: &[SubmitJob], ops: &[Op]) -> Durability {
+    if !group.is_empty() || ops.iter().any(|o| o.durability == Durability::Full) {
+        Durability::Full
+    } else {
+        Durability::Relaxed
+    }
+}
+
+/// The group inside a savepoint: `None` when it failed (rolled back; the round goes on).
+async fn group_in_savepoint(
+    backend: Backend,
+    conn: &mut AnyConnection,
+    subs: &[(&Submission, &[String])],
+) -> Result<Option<Vec<Decided>>> {
+    for _ in 0..KEY_RACE_RETRIES {
+        sqlx::query("SAVEPOINT submissions")
+            .execute(&mut *conn)
+            .await?;
+        let written = write_group(backend, conn, subs).await;
+        if !matches!(written, Ok(Some(_))) {
+            sqlx::query("ROLLBACK TO SAVEPOINT submissions")
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT submissions")
+            .execute(&mut *conn)
+            .await?;
+        match written {
+            Ok(Some(decided)) => return Ok(Some(decided)),
+            // Another writer inserted one of the keys: decide again with the new keys.
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(error = %err, size = subs.len(), "submissions failed together");
+                return Ok(None);
             }
         }
-    });
-    tx
+    }
+    Ok(None)
+}
+
+/// Commits each submission in its own transaction.
+async fn one_by_one(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>) {
+    for job in group.drain(..) {
+        let one = [(&job.submission, job.hashes.as_slice())];
+        let result = commit_group(backend, pool, &one)
+            .await
+            .map(|mut v| v.pop().expect("one outcome"));
+        let _ = job.reply.send(result);
+    }
 }
 
 async fn commit_group(
@@ -82,7 +258,7 @@ async fn commit_group(
     pool: &AnyPool,
     subs: &[(&Submission, &[String])],
 ) -> Result<Vec<Decided>> {
-    let mut conn = crate::write_conn(backend, pool, crate::Durability::Full).await?;
+    let mut conn = crate::write_conn(backend, pool, Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
         let mut tx = crate::begin_write(&mut conn).await?;
         if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
@@ -109,7 +285,7 @@ struct Reserve<'a> {
 /// idempotency keys meanwhile (the caller rolls back and tries again).
 async fn write_group(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     group: &[(&Submission, &[String])],
 ) -> Result<Option<Vec<Decided>>> {
     let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
@@ -190,7 +366,7 @@ async fn write_group(
 /// when the group has commercial messages, one lookup of the contacts' recorded basis.
 async fn blocked_messages(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     group: &[(&Submission, &[String])],
 ) -> Result<Vec<Blocked>> {
     let hashes: Vec<&str> = group
@@ -248,7 +424,7 @@ type KnownKeys = HashMap<(i64, String), (String, String)>;
 /// The idempotency keys of the group that are already stored, with their hash and response.
 async fn existing_keys(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     subs: &[&Submission],
 ) -> Result<KnownKeys> {
     let mut wanted: Vec<(i64, &str)> = subs
@@ -286,7 +462,7 @@ async fn existing_keys(
 /// PostgreSQL (SQLite has a single writer).
 async fn balances_for_update(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     subs: &[&Submission],
 ) -> Result<HashMap<i64, i64>> {
     let mut ids: Vec<i64> = subs.iter().map(|s| s.account.get()).collect();
@@ -317,7 +493,7 @@ async fn balances_for_update(
 /// writer since [`existing_keys`] read them.
 async fn insert_keys(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     subs: &[(&Submission, String)],
 ) -> Result<bool> {
     for chunk in subs.chunks(1000) {
@@ -347,7 +523,7 @@ async fn insert_keys(
 /// one update per account, so the balances stay the sums of the ledger.
 async fn reserve_credit(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     reserves: &[Reserve<'_>],
 ) -> Result<()> {
     if reserves.is_empty() {
@@ -410,7 +586,7 @@ const ROWS_PER_INSERT: usize = 500;
 
 async fn insert_messages(
     backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     subs: &[(&Submission, &Blocked)],
 ) -> Result<()> {
     let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>)> = subs
@@ -473,4 +649,139 @@ async fn insert_messages(
         .collect();
     insert_event_rows(conn, backend, &events).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{AccountId, MessageId, MessageStatus, Money};
+    use testkit::{backends, TestDb};
+
+    use crate::{Durability, NewMessage, Store, StoreOptions, Submission, SubmitOutcome};
+
+    const T0: i64 = 1_800_000_000_000_000;
+
+    fn submission(account: AccountId, sub: i64, id: i64) -> Submission {
+        Submission {
+            account,
+            submission_id: sub,
+            idempotency: None,
+            messages: vec![NewMessage {
+                id: MessageId::new(id),
+                to: format!("+42077700{id:04}"),
+                sender: "ACME".into(),
+                body: "hello".into(),
+                encoding: "gsm7",
+                parts: 1,
+                price: Money::from_hundredths(90),
+                status: MessageStatus::Queued,
+                client_ref: None,
+                scheduled_at: None,
+                due_at: T0,
+                expires_at: T0 + 3_600_000_000,
+            }],
+            response: String::new(),
+            marketing: false,
+            device: None,
+            now: T0,
+            smpp: None,
+        }
+    }
+
+    async fn store_with_account(backend: testkit::Backend) -> (TestDb, Store, AccountId) {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url, StoreOptions::default())
+            .await
+            .expect("connect");
+        let a = AccountId::new(1);
+        store
+            .create_account(a, "a@example.com", "A", Money::from_hundredths(10_000), T0)
+            .await
+            .expect("account");
+        (db, store, a)
+    }
+
+    /// An operation failing inside a round is rolled back alone: the submissions of the same
+    /// round commit.
+    #[tokio::test]
+    async fn a_failing_operation_does_not_fail_its_round() {
+        for backend in backends().await {
+            let (_db, store, a) = store_with_account(backend).await;
+            // Sent before the writer runs again, so they share a round.
+            let (first, failing, second) = tokio::join!(
+                store.submit(submission(a, 1, 1)),
+                store.write_op(Durability::Relaxed, |tx| {
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO messages (id) VALUES (1)")
+                            .execute(&mut *tx)
+                            .await?;
+                        Ok(())
+                    })
+                }),
+                store.submit(submission(a, 2, 2)),
+            );
+            assert_eq!(first.unwrap(), SubmitOutcome::Accepted);
+            assert_eq!(second.unwrap(), SubmitOutcome::Accepted);
+            assert!(
+                failing.is_err(),
+                "the operation's own error reaches its caller"
+            );
+            for id in [1, 2] {
+                assert!(store
+                    .get_message(a, MessageId::new(id))
+                    .await
+                    .unwrap()
+                    .is_some());
+            }
+            assert!(store.ledger_consistent(a).await.unwrap());
+            store.close().await;
+        }
+    }
+
+    /// A submission that fails (here: a message id already taken) fails alone; the operation
+    /// and the other submission of its round commit.
+    #[tokio::test]
+    async fn a_failing_submission_fails_alone() {
+        for backend in backends().await {
+            let (_db, store, a) = store_with_account(backend).await;
+            assert_eq!(
+                store.submit(submission(a, 1, 1)).await.unwrap(),
+                SubmitOutcome::Accepted
+            );
+            let (dup, op, good) = tokio::join!(
+                store.submit(submission(a, 2, 1)),
+                store.write_op(Durability::Relaxed, |tx| {
+                    Box::pin(async move {
+                        let n = sqlx::query("UPDATE messages SET client_ref = 'op' WHERE id = 1")
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        Ok(n)
+                    })
+                }),
+                store.submit(submission(a, 3, 3)),
+            );
+            assert!(dup.is_err(), "a duplicate message id is refused");
+            assert_eq!(op.unwrap(), 1);
+            assert_eq!(good.unwrap(), SubmitOutcome::Accepted);
+            let one = store
+                .get_message(a, MessageId::new(1))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(one.client_ref.as_deref(), Some("op"));
+            assert!(store
+                .get_message(a, MessageId::new(3))
+                .await
+                .unwrap()
+                .is_some());
+            let b = store.balance(a).await.unwrap().unwrap();
+            assert_eq!(
+                b.reserved.hundredths(),
+                180,
+                "two messages reserved, not three"
+            );
+            assert!(store.ledger_consistent(a).await.unwrap());
+            store.close().await;
+        }
+    }
 }
