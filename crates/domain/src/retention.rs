@@ -25,7 +25,8 @@ pub enum Category {
     CustomerRecord,
     /// Invoices and the contracts behind them.
     Invoices,
-    /// Marketing to former customers on legitimate interest.
+    /// Marketing to former customers: it ends, with their marketing consents, a year after
+    /// the contract.
     FormerCustomerMarketing,
     /// Data processed on consent, and the consent records.
     ConsentData,
@@ -98,8 +99,8 @@ impl StartEvent {
 pub enum Enforcement {
     /// Deleted in batches by the job (unless a legal hold covers it).
     Delete,
-    /// Reported only: the end event is not recorded by the service (a contract's end) or the
-    /// data must stay (the audit log, invoices until their ten years are over, handled by staff).
+    /// Reported only: the data must stay (the audit log, invoices until their ten years are
+    /// over, handled by staff) or only a withdrawal ends it (consents).
     ReportOnly,
 }
 
@@ -190,7 +191,7 @@ pub const POLICIES: &[RetentionPolicy] = &[
         ),
         period: Period::Years(10),
         start: StartEvent::ContractEnded,
-        enforcement: Enforcement::ReportOnly,
+        enforcement: Enforcement::Delete,
     },
     RetentionPolicy {
         category: Category::Invoices,
@@ -205,14 +206,17 @@ pub const POLICIES: &[RetentionPolicy] = &[
     },
     RetentionPolicy {
         category: Category::FormerCustomerMarketing,
-        data: ("Oslovování bývalých zákazníků", "Marketing to former customers"),
+        data: (
+            "Oslovování bývalých zákazníků (jejich souhlasy s obchodními sděleními skončí)",
+            "Marketing to former customers (their marketing consents end)",
+        ),
         legal_basis: (
             "Oprávněný zájem (čl. 8 zásad říká 10 let; platí kratší, bezpečnější lhůta)",
             "Legitimate interest (clause 8 of the rules says 10 years; the shorter, safer period applies)",
         ),
         period: Period::Years(1),
         start: StartEvent::ContractEnded,
-        enforcement: Enforcement::ReportOnly,
+        enforcement: Enforcement::Delete,
     },
     RetentionPolicy {
         category: Category::ConsentData,

@@ -197,6 +197,22 @@ impl Store {
         rows.iter().map(record_from_row).collect()
     }
 
+    /// Entries of one action (`lawful_request.export`...), newest first.
+    pub async fn audit_entries_of_action(
+        &self,
+        action: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(action)
+            .bind(i64::from(limit.clamp(1, 1000)))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
     /// Recomputes the whole chain, in pages, and names the first entry that breaks it.
     pub async fn verify_audit_log(&self) -> Result<AuditVerification> {
         let mut conn = self.read.acquire().await?;

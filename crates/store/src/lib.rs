@@ -19,7 +19,9 @@ pub mod audit;
 mod bank;
 mod billing;
 mod blacklist;
+mod campaigns;
 mod contacts;
+mod contracts;
 mod credit;
 mod devices;
 mod dispatch;
@@ -29,6 +31,7 @@ mod invoices;
 mod invoicing;
 mod messages;
 mod privacy;
+mod restriction;
 mod retention;
 mod smpp;
 mod sql;
@@ -51,6 +54,7 @@ pub use blacklist::{
     BlacklistEntry, BlacklistKey, BlockReason, EntryKind, Erasure, Removal, Scope, Source,
     ERASED_MARKER,
 };
+pub use campaigns::{Campaign, MarketingRecipient, NewCampaign};
 pub use contacts::{
     Basis, BatchOutcome, Contact, ContactList, ImportRecord, ImportReject, ImportRow, ImportStatus,
 };
@@ -69,8 +73,9 @@ pub use messages::{
 };
 pub use privacy::{
     CodeCheck, CustomerErasure, DataRequest, DataTable, NewConsent, NewDataRequest, RequestKind,
-    ERASED,
+    CODE_REDACTED, ERASED,
 };
+pub use restriction::{PersonalDetails, Rectified, Restriction};
 pub use retention::{
     CategoryRun, HoldTarget, LegalHold, NewLegalHold, RetentionLine, RetentionRun,
 };

@@ -397,6 +397,38 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Records the SMS that carried a request's code (its text is redacted once the code is
+    /// spent), redacting the one of an earlier code.
+    pub async fn set_request_code_message(&self, id: i64, message_id: i64) -> Result<()> {
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let mut tx = crate::begin_write(&mut conn).await?;
+        redact_code_message(&mut tx, id).await?;
+        sqlx::query("UPDATE data_requests SET code_message_id = $1 WHERE id = $2")
+            .bind(message_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Redacts the texts of code SMS whose code is spent (verified, expired, used up or
+    /// replaced) once the message is final; returns how many. The retention job runs it.
+    pub async fn redact_spent_codes(&self, now: i64) -> Result<u64> {
+        let mut conn = self.write_conn(crate::Durability::Full).await?;
+        let n = sqlx::query(
+            "UPDATE messages SET body = $1 WHERE body <> $1 AND status NOT IN ('queued', 'scheduled', 'sending') \
+             AND id IN (SELECT code_message_id FROM data_requests WHERE code_message_id IS NOT NULL \
+             AND (status <> 'unverified' OR code_expires_at < $2 OR code_attempts >= 5))",
+        )
+        .bind(CODE_REDACTED)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
     /// Checks a one-time code: five tries, until it expires.
     pub async fn verify_request_code(
         &self,
@@ -433,6 +465,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            redact_code_message(&mut tx, id).await?;
             audit::record(
                 &mut tx,
                 &AuditEntry::new("system", "dsr.verified", format!("dsr:{id}"), channel),
@@ -817,6 +850,22 @@ impl Store {
         tx.commit().await?;
         Ok(Some(report))
     }
+}
+
+/// What replaces the text of an SMS that carried a spent one-time code.
+pub const CODE_REDACTED: &str = "[one-time code]";
+
+/// Redacts the text of the SMS that carried the request's code, if it is final.
+async fn redact_code_message(conn: &mut sqlx::AnyConnection, id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET body = $1 WHERE status NOT IN ('queued', 'scheduled', 'sending') \
+         AND id = (SELECT code_message_id FROM data_requests WHERE id = $2)",
+    )
+    .bind(CODE_REDACTED)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn request_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<DataRequest>> {

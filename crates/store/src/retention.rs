@@ -5,10 +5,15 @@
 //! tests (and `apisendsms retention run --now`) drive the clock. Each batch is its own short
 //! transaction, so sending is never blocked for longer than one batch.
 //!
+//! Former customers: from the recorded end of the contract ([`crate::contracts`]), marketing to
+//! them ends after a year (their marketing consents are withdrawn) and their customer record is
+//! erased after ten (as on an erasure request; invoices and the ledger stay).
+//!
 //! Legal holds: a row of `legal_holds` (an open complaint ticket puts one there; staff put one
 //! for a dispute), and every account with an open debt (a reversed payment its credit did not
 //! cover), whose traffic data stay while the claim can be enforced.
 
+use domain::consent::ConsentPurpose;
 use domain::retention::{policy, Category, Enforcement, POLICIES};
 use sqlx::Row;
 
@@ -78,6 +83,25 @@ const MESSAGE_HELD: &str = "(EXISTS (SELECT 1 FROM legal_holds h WHERE h.release
 const INBOUND_HELD: &str = "(EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
      ((h.scope = 'account' AND h.target_id = m.account_id) OR (h.scope = 'number' AND h.number = m.from_number))) \
      OR m.account_id IN (SELECT t.account_id FROM bank_transactions t WHERE t.shortfall_cents > 0 AND t.account_id IS NOT NULL))";
+
+/// `FROM ... WHERE` selecting closed accounts (alias `a`) whose contract ended before `$1` and
+/// whose record is not erased yet.
+const ACCOUNT_PAST: &str =
+    "FROM accounts a WHERE a.contract_ended_at < $1 AND a.record_erased_at IS NULL";
+
+/// The condition that a closed account `a`'s record is held: a legal hold on the account, or an
+/// open debt (a reversed payment its credit did not cover).
+const ACCOUNT_HELD: &str = "(EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND h.scope = 'account' \
+     AND h.target_id = a.id) \
+     OR EXISTS (SELECT 1 FROM bank_transactions t WHERE t.shortfall_cents > 0 AND t.account_id = a.id))";
+
+/// The marketing purposes that end with a former customer's marketing period.
+const MARKETING_PURPOSES: [ConsentPurpose; 4] = [
+    ConsentPurpose::MarketingEmail,
+    ConsentPurpose::MarketingSms,
+    ConsentPurpose::MarketingPhone,
+    ConsentPurpose::Newsletter,
+];
 
 /// A swept table: which rows are past their period, whether they are held, and what goes with them.
 struct Sweep {
@@ -191,6 +215,25 @@ impl Store {
                     held,
                 }),
             }
+        }
+        for (category, (deleted, held)) in [
+            (
+                Category::FormerCustomerMarketing,
+                self.end_former_customer_marketing(now, dry_run).await?,
+            ),
+            (
+                Category::CustomerRecord,
+                self.erase_former_customers(now, dry_run).await?,
+            ),
+        ] {
+            categories.push(CategoryRun {
+                category,
+                deleted,
+                held,
+            });
+        }
+        if !dry_run {
+            self.redact_spent_codes(now).await?;
         }
         let report = categories
             .iter()
@@ -318,6 +361,147 @@ impl Store {
         Ok((deleted, held))
     }
 
+    /// Marketing to a former customer ends a year after the contract's end: the marketing
+    /// consents of the account's users are withdrawn (source: the retention policy) and the end
+    /// is recorded on the account. Returns (accounts ended, 0): nothing holds marketing.
+    async fn end_former_customer_marketing(&self, now: i64, dry_run: bool) -> Result<(u64, u64)> {
+        let Some(cutoff) = policy(Category::FormerCustomerMarketing).period.cutoff(now) else {
+            return Ok((0, 0));
+        };
+        let rows = sqlx::query(
+            "SELECT id FROM accounts WHERE contract_ended_at < $1 AND marketing_ended_at IS NULL \
+             AND record_erased_at IS NULL ORDER BY id",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.read)
+        .await?;
+        if dry_run {
+            return Ok((rows.len() as u64, 0));
+        }
+        let mut ended = 0;
+        for r in &rows {
+            let account: i64 = r.try_get("id")?;
+            let mut conn = self.write_conn(crate::Durability::Full).await?;
+            let mut tx = crate::begin_write(&mut conn).await?;
+            let n = sqlx::query(
+                "UPDATE accounts SET marketing_ended_at = $1 WHERE id = $2 AND marketing_ended_at IS NULL \
+                 AND contract_ended_at < $3",
+            )
+            .bind(now)
+            .bind(account)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                continue;
+            }
+            let purposes = MARKETING_PURPOSES
+                .iter()
+                .map(|p| format!("'{}'", p.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let withdrawn = sqlx::query(&format!(
+                "UPDATE consents SET withdrawn_at = $1 WHERE withdrawn_at IS NULL AND purpose IN ({purposes}) \
+                 AND subject IN (SELECT 'user:' || CAST(u.id AS TEXT) FROM web_users u WHERE u.account_id = $2)"
+            ))
+            .bind(now)
+            .bind(account)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            crate::audit::record(
+                &mut tx,
+                &crate::audit::AuditEntry::new(
+                    "system",
+                    "retention.end_marketing",
+                    format!("account:{account}"),
+                    "retention policy: marketing to former customers ends 1 year after the contract",
+                )
+                .details(format!("consents_withdrawn={withdrawn}")),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            ended += 1;
+        }
+        Ok((ended, 0))
+    }
+
+    /// The customer record of a former customer goes ten years after the contract's end: each
+    /// web user is erased as on an erasure request (invoices and the ledger stay: their own ten
+    /// years run from issue), the account's identification is replaced, and the erasure is
+    /// recorded on the account. A legal hold on the account or an open debt keeps the record.
+    /// Returns (accounts erased, accounts held).
+    async fn erase_former_customers(&self, now: i64, dry_run: bool) -> Result<(u64, u64)> {
+        let Some(cutoff) = policy(Category::CustomerRecord).period.cutoff(now) else {
+            return Ok((0, 0));
+        };
+        let held: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n {ACCOUNT_PAST} AND {ACCOUNT_HELD}"
+        ))
+        .bind(cutoff)
+        .fetch_one(&self.read)
+        .await?
+        .try_get("n")?;
+        let rows = sqlx::query(&format!(
+            "SELECT a.id {ACCOUNT_PAST} AND NOT {ACCOUNT_HELD} ORDER BY a.id"
+        ))
+        .bind(cutoff)
+        .fetch_all(&self.read)
+        .await?;
+        if dry_run {
+            return Ok((rows.len() as u64, held as u64));
+        }
+        let reason = "retention policy: customer record 10 years after the contract";
+        let mut erased = 0;
+        for r in &rows {
+            let account: i64 = r.try_get("id")?;
+            let users = sqlx::query("SELECT id FROM web_users WHERE account_id = $1 ORDER BY id")
+                .bind(account)
+                .fetch_all(&self.read)
+                .await?;
+            for u in &users {
+                self.erase_customer(u.try_get("id")?, "system", reason, now)
+                    .await?;
+            }
+            let mut conn = self.write_conn(crate::Durability::Full).await?;
+            let mut tx = crate::begin_write(&mut conn).await?;
+            sqlx::query(
+                "UPDATE accounts SET email = $1, name = $2, identification = NULL, optout_line = NULL, \
+                 record_erased_at = $3 WHERE id = $4",
+            )
+            .bind(format!("erased-account-{account}@invalid"))
+            .bind(crate::privacy::ERASED)
+            .bind(now)
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE billing_accounts SET customer_name = NULL, customer_address = NULL, \
+                 customer_ico = NULL, customer_dic = NULL WHERE account_id = $1",
+            )
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+            crate::audit::record(
+                &mut tx,
+                &crate::audit::AuditEntry::new(
+                    "system",
+                    "retention.erase_customer",
+                    format!("account:{account}"),
+                    reason,
+                )
+                .details(format!("web_users={}", users.len())),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            erased += 1;
+        }
+        Ok((erased, held as u64))
+    }
+
     /// Per category: what is stored, the oldest, and how much a hold keeps past its period.
     pub async fn retention_report(&self, now: i64) -> Result<Vec<RetentionLine>> {
         let mut out = Vec::new();
@@ -333,13 +517,36 @@ impl Store {
                 }
                 Category::SupportTickets => self.count_oldest("tickets", "resolved_at").await?,
                 Category::DataRequests => self.count_oldest("data_requests", "closed_at").await?,
-                Category::CustomerRecord => self.count_oldest("accounts", "created_at").await?,
+                Category::CustomerRecord => {
+                    self.count_oldest_where(
+                        "accounts",
+                        "contract_ended_at",
+                        "record_erased_at IS NULL",
+                    )
+                    .await?
+                }
                 Category::Invoices => self.count_oldest("invoices", "created_at").await?,
                 Category::ConsentData => self.count_oldest("consents", "at").await?,
                 Category::AuditLog => self.count_oldest("audit_log", "at").await?,
-                Category::FormerCustomerMarketing => (None, None),
+                Category::FormerCustomerMarketing => {
+                    self.count_oldest_where(
+                        "accounts",
+                        "contract_ended_at",
+                        "contract_ended_at IS NOT NULL AND marketing_ended_at IS NULL AND record_erased_at IS NULL",
+                    )
+                    .await?
+                }
             };
             let mut held = 0;
+            if let (Category::CustomerRecord, Some(cutoff)) = (p.category, p.period.cutoff(now)) {
+                held += sqlx::query(&format!(
+                    "SELECT COUNT(*) AS n {ACCOUNT_PAST} AND {ACCOUNT_HELD}"
+                ))
+                .bind(cutoff)
+                .fetch_one(&self.read)
+                .await?
+                .try_get::<i64, _>("n")?;
+            }
             if let Some(cutoff) = p.period.cutoff(now) {
                 for s in SWEEPS.iter().filter(|s| s.category == p.category) {
                     if !s.held.is_empty() {
@@ -360,6 +567,19 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Rows of `table` matching `filter`, and the oldest `column` among them.
+    async fn count_oldest_where(
+        &self,
+        table: &str,
+        column: &str,
+        filter: &str,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        let sql =
+            format!("SELECT COUNT(*) AS n, MIN({column}) AS oldest FROM {table} WHERE {filter}");
+        let row = sqlx::query(&sql).fetch_one(&self.read).await?;
+        Ok((Some(row.try_get("n")?), row.try_get("oldest")?))
     }
 
     async fn count_oldest(&self, table: &str, column: &str) -> Result<(Option<i64>, Option<i64>)> {
