@@ -486,22 +486,41 @@ pub async fn lawful_request(
             "the authority's reference is required",
         ));
     }
-    let tables = state
-        .store()
-        .lawful_export(
-            n.as_str(),
-            from,
-            to,
-            b.reference.trim(),
-            &format!("account:{account}"),
-            store::now_us(),
-        )
+    let answer = lawful_export(
+        state.store(),
+        &n,
+        from,
+        to,
+        b.reference.trim(),
+        &format!("account:{account}"),
+        store::now_us(),
+    )
+    .await?;
+    Ok(Json(answer))
+}
+
+/// The traffic data of `number` from `from` to `to` (UTC microseconds, `to` excluded) for an
+/// authority's request `reference`, audited: the one function behind the API, the back office
+/// and the command line. The JSON names the number, the reference, the period and the data.
+pub async fn lawful_export(
+    store: &store::Store,
+    number: &Msisdn,
+    from: i64,
+    to: i64,
+    reference: &str,
+    actor: &str,
+    now: i64,
+) -> Result<Value, store::StoreError> {
+    let tables = store
+        .lawful_export(number.as_str(), from, to, reference, actor, now)
         .await?;
-    Ok(Json(json!({
-        "number": n.as_str(),
-        "reference": b.reference.trim(),
+    Ok(json!({
+        "number": number.as_str(),
+        "reference": reference,
+        "from": to_rfc3339(from),
+        "to": to_rfc3339(to),
         "data": tables_json(&tables),
-    })))
+    }))
 }
 
 #[cfg(test)]

@@ -161,6 +161,21 @@ enum AccountsCommand {
         #[arg(long)]
         staff: bool,
     },
+    /// End the account's contract (recorded on the account and in the audit log; API keys are
+    /// revoked). The retention periods of former customers run from now.
+    Close {
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reopen a closed account: its contract runs again and the recorded end is cleared.
+    Reopen {
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -252,6 +267,41 @@ pub fn main() -> anyhow::Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"account_id": account, "api_key": key})
+                );
+                Ok(())
+            }
+            Command::Accounts {
+                command: AccountsCommand::Close { account, reason },
+            } => {
+                anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why");
+                let store = connect(&settings).await?;
+                anyhow::ensure!(
+                    store
+                        .close_account(AccountId::new(account), "cli", reason.trim(), store::now_us())
+                        .await?,
+                    "no open account {account}"
+                );
+                let ended = store.contract_ended_at(AccountId::new(account)).await?;
+                println!(
+                    "{}",
+                    serde_json::json!({"account_id": account.to_string(), "contract_ended_at": ended})
+                );
+                Ok(())
+            }
+            Command::Accounts {
+                command: AccountsCommand::Reopen { account, reason },
+            } => {
+                anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why");
+                let store = connect(&settings).await?;
+                anyhow::ensure!(
+                    store
+                        .reopen_account(AccountId::new(account), "cli", reason.trim(), store::now_us())
+                        .await?,
+                    "account {account} is not closed (or its record is erased)"
+                );
+                println!(
+                    "{}",
+                    serde_json::json!({"account_id": account.to_string(), "reopened": true})
                 );
                 Ok(())
             }

@@ -8,7 +8,7 @@
 //!   prints what is kept per category and the open legal holds; `retention hold`/`release`.
 //! - `privacy ...`: data-subject requests filed by staff (with identity verification by a code
 //!   to the registered e-mail), their deadlines, the access archive, erasure, objections,
-//!   tickets and lawful requests.
+//!   tickets, lawful requests and the operator's marketing e-mails.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -148,6 +148,21 @@ pub enum PrivacyCommand {
     ResolveTicket {
         #[arg(long)]
         id: i64,
+    },
+    /// Send the operator's marketing e-mail (or newsletter) to everyone with a live consent to
+    /// it, each with the signed one-click withdrawal link; the e-mails go to the outbox.
+    SendMarketing {
+        /// marketing_email or newsletter
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        subject: String,
+        /// A file with the text (UTF-8).
+        #[arg(long)]
+        body_file: PathBuf,
+        /// The site's address for the withdrawal links, e.g. https://www.apisendsms.com.
+        #[arg(long)]
+        origin: String,
     },
 }
 
@@ -479,20 +494,48 @@ pub async fn privacy(
             anyhow::ensure!(!reference.trim().is_empty(), "--reference is required");
             let n = sms::Msisdn::parse(&number, region)
                 .map_err(|e| anyhow::anyhow!("{number:?}: {e}"))?;
-            let tables = store
-                .lawful_export(
-                    n.as_str(),
-                    parse_time(&from)?,
-                    parse_time(&to)?,
-                    reference.trim(),
-                    "cli",
-                    now,
-                )
-                .await?;
+            let answer = api::privacy::lawful_export(
+                store,
+                &n,
+                parse_time(&from)?,
+                parse_time(&to)?,
+                reference.trim(),
+                "cli",
+                now,
+            )
+            .await?;
+            println!("{answer}");
+            Ok(())
+        }
+        PrivacyCommand::SendMarketing {
+            purpose,
+            subject,
+            body_file,
+            origin,
+        } => {
+            let purpose = domain::consent::ConsentPurpose::parse(&purpose)
+                .filter(|p| web::marketing::PURPOSES.contains(p))
+                .with_context(|| format!("--purpose {purpose:?}: marketing_email or newsletter"))?;
+            let body = std::fs::read_to_string(&body_file)
+                .with_context(|| format!("reading {}", body_file.display()))?;
+            anyhow::ensure!(
+                !subject.trim().is_empty() && !body.trim().is_empty(),
+                "the subject and the text must not be empty"
+            );
+            let c = web::marketing::send(
+                store,
+                ids,
+                origin.trim_end_matches('/'),
+                purpose,
+                subject.trim(),
+                &body,
+                "cli",
+                now,
+            )
+            .await?;
             println!(
                 "{}",
-                serde_json::json!({"number": n.as_str(), "reference": reference.trim(),
-                    "data": api::privacy::tables_json(&tables)})
+                serde_json::json!({"campaign": c.id.to_string(), "sent": c.sent, "skipped": c.skipped})
             );
             Ok(())
         }

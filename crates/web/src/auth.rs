@@ -329,7 +329,7 @@ async fn register(
 }
 
 /// Creates a one-time link and puts the e-mail carrying it in the outbox.
-async fn send_link(
+pub(crate) async fn send_link(
     state: &WebState,
     ctx: &Ctx,
     user: i64,

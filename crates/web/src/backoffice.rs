@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use domain::AccountId;
 use maud::html;
 use serde::Deserialize;
 
@@ -45,10 +46,26 @@ async fn customers(
         .audit_staff_view(staff.id, "list_customers", query.unwrap_or("*"), now)
         .await?;
     let rows = state.store().list_customers(query, 100).await?;
+    // A customer whose processing is restricted (Art. 18) is shown to the DPO only.
+    let restricted: Vec<AccountId> = if ctx.may(Duty::Privacy) {
+        Vec::new()
+    } else {
+        state
+            .store()
+            .restrictions()
+            .await?
+            .into_iter()
+            .map(|r| r.account)
+            .collect()
+    };
+    let masked = rows.iter().any(|c| restricted.contains(&c.account));
     let title = l.t("Zákazníci", "Customers");
     let body = html! {
         h1 { (title) }
         p class="hint" { (l.t("Každé zobrazení osobních údajů se zaznamenává.", "Every view of personal data is recorded.")) }
+        @if masked {
+            (layout::notice("error", l.t("Zpracování údajů některých zákazníků je omezeno (čl. 18 GDPR): jejich údaje vidí jen pověřenec pro ochranu osobních údajů.", "Processing of some customers' data is restricted (Art. 18 GDPR): only the data protection officer sees their data.")))
+        }
         form class="filters" method="get" action="/admin/" {
             (field("q", l.t("E-mail nebo název", "E-mail or name"), html! { input type="search" id="q" name="q" value=(query.unwrap_or("")); }, None))
             button type="submit" { (l.t("Hledat", "Search")) }
@@ -63,10 +80,17 @@ async fn customers(
                 } }
                 tbody {
                     @for c in &rows {
-                        tr {
-                            td { (c.account) } td { (c.name) } td { (c.email) }
-                            td { (c.balance.to_string()) } td { (c.reserved.to_string()) }
-                            td { (c.users) } td { (prague::format(c.created_at)) }
+                        @if restricted.contains(&c.account) {
+                            tr data-restricted=(c.account) {
+                                td { (c.account) }
+                                td colspan="6" { (l.t("Zpracování omezeno – údaje vidí jen pověřenec.", "Processing restricted – only the DPO sees the data.")) }
+                            }
+                        } @else {
+                            tr {
+                                td { (c.account) } td { (c.name) } td { (c.email) }
+                                td { (c.balance.to_string()) } td { (c.reserved.to_string()) }
+                                td { (c.users) } td { (prague::format(c.created_at)) }
+                            }
                         }
                     }
                 }

@@ -270,6 +270,9 @@ pub enum Duty {
     Audit,
     /// Support tickets (support, the DPO).
     Tickets,
+    /// The operator's marketing e-mails and newsletters (the administrator only: the DPO
+    /// oversees marketing and does not run it, support and billing serve existing contracts).
+    Marketing,
 }
 
 impl Duty {
@@ -300,6 +303,8 @@ mod duty_tests {
         assert!(Duty::Payments.allowed("billing"));
         assert!(!Duty::Payments.allowed("support"));
         assert!(Duty::Operations.allowed("support"));
+        assert!(Duty::Marketing.allowed("admin"));
+        assert!(!Duty::Marketing.allowed("dpo"));
         for d in [
             Duty::Customers,
             Duty::Operations,
@@ -307,6 +312,7 @@ mod duty_tests {
             Duty::Privacy,
             Duty::Audit,
             Duty::Tickets,
+            Duty::Marketing,
         ] {
             assert!(!d.allowed("customer"));
             assert!(!d.allowed(""));

@@ -112,6 +112,10 @@ fn header(ctx: &Ctx, area: Area) -> Markup {
                                     (nav_link(ctx, &ctx.app_link("/admin/dsr"), l.t("Žádosti GDPR", "GDPR requests")))
                                     (nav_link(ctx, &ctx.app_link("/admin/retention"), l.t("Doby uložení", "Retention")))
                                     (nav_link(ctx, &ctx.app_link("/admin/processing"), l.t("Zpracování", "Processing")))
+                                    (nav_link(ctx, &ctx.app_link("/admin/lawful-requests"), l.t("Žádosti orgánů", "Lawful requests")))
+                                }
+                                @if ctx.may(Duty::Marketing) {
+                                    (nav_link(ctx, &ctx.app_link("/admin/marketing"), l.t("Obchodní sdělení", "Marketing e-mails")))
                                 }
                                 @if ctx.may(Duty::Tickets) {
                                     (nav_link(ctx, &ctx.app_link("/admin/tickets"), l.t("Požadavky", "Tickets")))

@@ -14,7 +14,9 @@
 //! - [`credit`]: the customer's credit, top-ups and invoices; [`backoffice_payments`]: the staff's
 //!   statement upload, unpaired payments, debtors and credit terms;
 //! - `devices`: the customer's own phones and modems (pairing, live state, revocation, the
-//!   account's channel), through the functions of `/v1/devices` and the device hub.
+//!   account's channel), through the functions of `/v1/devices` and the device hub;
+//! - [`privacy`]: the privacy centre, data requests, tickets, retention and lawful requests;
+//!   [`marketing`]: the operator's marketing e-mails with their one-click withdrawal link.
 //!
 //! Boundary: the web talks to the store and the text rules of `sms`; it never talks to
 //! carriers and knows no JSON of the API except the OpenAPI document it renders.
@@ -33,12 +35,15 @@ mod error;
 mod forms;
 mod i18n;
 mod integrations;
+mod lawful;
 pub mod layout;
+pub mod marketing;
 mod policy;
 mod prague;
 pub mod privacy;
 pub mod public;
 mod recipients;
+mod rights;
 mod security;
 
 use std::sync::{Arc, OnceLock};
@@ -70,6 +75,11 @@ pub struct WebSettings {
     /// Without SMTP, an e-mail is kept in the outbox table; with this on (the default for
     /// development) its text, links included, is also written to the log.
     pub log_outbox: bool,
+    /// The operator's own account whose queue carries one-time codes by SMS (the identity
+    /// check of a data request filed by staff); without it codes go by e-mail only.
+    pub code_sms_account: Option<i64>,
+    /// The sender id of those SMS (the default sender when unset).
+    pub code_sms_sender: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -82,6 +92,8 @@ impl Default for WebSettings {
             login_attempts_per_minute_per_ip: 30,
             session_hours: 12,
             log_outbox: true,
+            code_sms_account: None,
+            code_sms_sender: None,
         }
     }
 }
@@ -173,6 +185,8 @@ pub fn router(state: WebState) -> Router {
         .merge(recipients::routes())
         .merge(integrations::routes())
         .merge(privacy::routes())
+        .merge(marketing::routes())
+        .merge(lawful::routes())
         .merge(credit::routes())
         .merge(devices::routes())
         .merge(backoffice_payments::routes())

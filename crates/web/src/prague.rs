@@ -66,6 +66,12 @@ pub fn start_of_today(now_us: i64) -> i64 {
     (now_us.div_euclid(US) - since_midnight) * US
 }
 
+/// The UTC instant (µs) at which a local day begins in Prague.
+pub fn start_of_day(d: Date) -> i64 {
+    let midnight_utc = d.midnight().assume_utc().unix_timestamp() * US;
+    midnight_utc - offset_s(midnight_utc) * US
+}
+
 /// Whole years between a date of birth and a day.
 pub fn age_on(birth: Date, day: Date) -> i32 {
     let mut years = day.year() - birth.year();

@@ -42,6 +42,20 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/dsr/{id}/close", post(admin_close))
         .route("/admin/dsr/{id}/erase", post(admin_erase))
         .route("/admin/dsr/{id}/archive", get(admin_archive))
+        .route(
+            "/admin/dsr/{id}/restrict",
+            post(crate::rights::admin_restrict),
+        )
+        .route(
+            "/admin/dsr/{id}/rectify",
+            get(crate::rights::admin_rectify_form).post(crate::rights::admin_rectify),
+        )
+        .route(
+            "/admin/restrictions/{id}/lift",
+            post(crate::rights::admin_lift),
+        )
+        .route("/app/privacy/details", post(crate::rights::own_details))
+        .route("/app/privacy/close", post(crate::rights::close_own_account))
         .route("/admin/retention", get(admin_retention))
         .route("/admin/tickets", get(admin_tickets))
         .route("/admin/tickets/{id}", get(admin_ticket).post(admin_reply))
@@ -134,18 +148,24 @@ async fn centre(
             .is_some_and(|r| r.granted)
     };
     let requests = state.store().data_requests(Some(user.id), false).await?;
+    let sections = crate::rights::centre_sections(&state, &ctx, user).await?;
     let title = l.t("Soukromí a osobní údaje", "Privacy and personal data");
     let body = html! {
         h1 { (title) }
         @if let Some(d) = q.done.as_deref() {
             (layout::notice("ok", match d {
                 "consent" => l.t("Volba je zaznamenána a platí hned.", "Your choice is recorded and applies at once."),
+                "details" => l.t("Oprava je uložena.", "The correction is saved."),
+                "details-email" => l.t("Oprava je uložena. Nový e-mail potvrďte odkazem, který jsme na něj poslali; do té doby se nepřihlásíte.", "The correction is saved. Confirm the new e-mail by the link we sent to it; until then you cannot sign in."),
+                "closed" => l.t("Účet je zrušen a smlouva skončila.", "The account is closed and the contract has ended."),
                 _ => l.t("Žádost je přijata. Odpovíme nejpozději do měsíce.", "The request is received. We answer within a month at the latest."),
             }))
         }
         @if let Some(e) = q.error.as_deref() {
             (layout::notice("error", match e {
                 "age" => l.t("Newsletter je jen pro osoby od 16 let.", "The newsletter is for persons aged 16 and over."),
+                "email" => l.t("Tento e-mail už používá jiný účet.", "Another account uses this e-mail."),
+                "confirm" => l.t("Zrušení účtu potvrďte zaškrtnutím.", "Tick the box to confirm closing the account."),
                 _ => l.t("Žádost se nepodařilo podat; zkontrolujte formulář.", "The request could not be filed; check the form."),
             }))
         }
@@ -213,6 +233,7 @@ async fn centre(
             (field("details", l.t("Podrobnosti (nepovinné)", "Details (optional)"), html! { textarea id="details" name="details" rows="3" {} }, None))
             button type="submit" { (l.t("Podat žádost", "File the request")) }
         }
+        (sections)
         p class="hint" { (l.t("Stížnost můžete podat u Úřadu pro ochranu osobních údajů (www.uoou.cz).", "You may lodge a complaint with the Office for Personal Data Protection (www.uoou.gov.cz).")) }
     };
     Ok(ctx.html(layout::page(&ctx, Area::App, title, body)))
@@ -617,14 +638,15 @@ fn link_ok(state: &WebState, s: &str, p: &str, sig: &str) -> Option<ConsentPurpo
     crate::security::same(&withdrawal_signature(state.store(), s, p), sig).then_some(purpose)
 }
 
-/// GET shows one button (mail scanners follow links; only a person presses it).
+/// GET shows one button (mail scanners follow links; only a person presses it). A link whose
+/// signature does not match is refused (403) and withdraws nothing.
 async fn link_page(
     State(state): State<WebState>,
     ctx: Ctx,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, WebError> {
     let l = ctx.lang;
-    let purpose = link_ok(&state, &q.s, &q.p, &q.sig).ok_or(WebError::NotFound)?;
+    let purpose = link_ok(&state, &q.s, &q.p, &q.sig).ok_or(WebError::Forbidden)?;
     let title = l.t("Odvolání souhlasu", "Withdrawing consent");
     let body = html! {
         h1 { (title) }
@@ -658,7 +680,7 @@ async fn link_withdraw(
     Form(f): Form<LinkForm>,
 ) -> Result<Response, WebError> {
     ctx.check_csrf(&f.csrf)?;
-    let purpose = link_ok(&state, &f.s, &f.p, &f.sig).ok_or(WebError::NotFound)?;
+    let purpose = link_ok(&state, &f.s, &f.p, &f.sig).ok_or(WebError::Forbidden)?;
     state
         .store()
         .record_consent(
@@ -703,12 +725,17 @@ async fn admin_requests(
         )
         .await?;
     let list = state.store().data_requests(None, false).await?;
+    let restrictions = state.store().restrictions().await?;
     let overdue = list.iter().filter(|r| r.is_overdue(now)).count();
     let title = l.t("Žádosti subjektů údajů", "Data-subject requests");
     let body = html! {
         h1 { (title) }
         @if let Some(d) = q.done.as_deref() { (layout::notice("ok", d)) }
-        @if q.error.is_some() { (layout::notice("error", l.t("Krok nešel provést (ověření, lhůta nebo stav žádosti).", "That step was not possible (verification, deadline or the request's state)."))) }
+        @match q.error.as_deref() {
+            Some("phone") => { (layout::notice("error", l.t("Kód SMS nelze poslat: uživatel nemá registrovaný telefon, nebo není nastaven účet pro SMS s kódy (web.code_sms_account).", "The code cannot go by SMS: the user has no registered phone, or no account for code SMS is set (web.code_sms_account)."))) }
+            Some(_) => { (layout::notice("error", l.t("Krok nešel provést (ověření, lhůta nebo stav žádosti).", "That step was not possible (verification, deadline or the request's state)."))) }
+            None => {}
+        }
         p { strong { (l.t("Po lhůtě: ", "Overdue: ")) (overdue) } " · " (l.t("Lhůta je měsíc od přijetí; prodloužit o dva měsíce lze jednou, v prvním měsíci, s odůvodněním.", "The deadline is a month from receipt; it can be extended by two months once, within the first month, with reasons.")) }
         h2 { (l.t("Přijmout žádost", "Take a request")) }
         form method="post" action=(ctx.app_link("/admin/dsr")) {
@@ -718,7 +745,13 @@ async fn admin_requests(
                 select id="kind" name="kind" { @for k in RequestKind::ALL { option value=(k.as_str()) { (kind_name(l, k)) } } }
             }, None))
             (field("details", l.t("Podrobnosti", "Details"), html! { textarea id="details" name="details" rows="2" {} }, None))
-            (field("verified", l.t("Jak byla ověřena totožnost (prázdné: kód na registrovaný e-mail)", "How the identity was verified (empty: a code to the registered e-mail)"), html! { input type="text" id="verified" name="verified"; }, None))
+            (field("verified", l.t("Jak byla ověřena totožnost (prázdné: jednorázový kód)", "How the identity was verified (empty: a one-time code)"), html! { input type="text" id="verified" name="verified"; }, None))
+            (field("channel", l.t("Kód poslat", "Send the code"), html! {
+                select id="channel" name="channel" {
+                    option value="email" { (l.t("na registrovaný e-mail", "to the registered e-mail")) }
+                    option value="phone" { (l.t("SMS na registrovaný telefon", "by SMS to the registered phone")) }
+                }
+            }, None))
             button type="submit" { (l.t("Přijmout", "Take")) }
         }
         div class="table-wrap" {
@@ -755,6 +788,15 @@ async fn admin_requests(
                                             button type="submit" class="danger" { (l.t("Provést výmaz", "Erase")) }
                                         }
                                     }
+                                    @if r.kind == RequestKind::Restriction {
+                                        form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/restrict", r.id))) {
+                                            input type="hidden" name="csrf" value=(ctx.csrf);
+                                            button type="submit" class="danger" { (l.t("Omezit zpracování", "Restrict processing")) }
+                                        }
+                                    }
+                                    @if r.kind == RequestKind::Rectification {
+                                        a href=(ctx.app_link(&format!("/admin/dsr/{}/rectify", r.id))) { (l.t("Opravit údaje", "Correct the data")) }
+                                    }
                                     form class="inline" method="post" action=(ctx.app_link(&format!("/admin/dsr/{}/close", r.id))) {
                                         input type="hidden" name="csrf" value=(ctx.csrf);
                                         label for=(format!("answer-{}", r.id)) { (l.t("Odpověď", "Answer")) }
@@ -776,6 +818,7 @@ async fn admin_requests(
                 }
             }
         }
+        (crate::rights::restrictions_section(&ctx, &restrictions))
     };
     Ok(ctx.html(layout::page(&ctx, Area::Staff, title, body)))
 }
@@ -786,12 +829,77 @@ pub struct StaffRequestForm {
     email: String,
     kind: String,
     details: Option<String>,
-    /// How the identity was checked otherwise; empty: a code goes to the registered e-mail.
+    /// How the identity was checked otherwise; empty: a code goes to the registered e-mail or,
+    /// with `channel` `phone`, by SMS to the registered phone.
     verified: Option<String>,
+    channel: Option<String>,
+}
+
+/// How long a code sent by e-mail and by SMS stays valid.
+const EMAIL_CODE_US: i64 = 24 * 3_600_000_000;
+const SMS_CODE_US: i64 = 30 * 60_000_000;
+
+/// Sends a request's one-time code by SMS through the service's own queue (the one way in,
+/// `api::messages::accept`), from the operator's account configured as `web.code_sms_account`.
+/// The code is stored only as its hash; the SMS's stored text is redacted once the code is
+/// spent. Nothing here logs the code. `false` when the SMS could not be accepted.
+async fn send_code_sms(
+    state: &WebState,
+    id: i64,
+    phone: &str,
+    lang: &str,
+    code: &str,
+    now: i64,
+) -> Result<bool, WebError> {
+    let Some(account) = state.settings().code_sms_account else {
+        return Ok(false);
+    };
+    state
+        .store()
+        .set_request_code(id, &code_hash(code), "code_phone", now + SMS_CODE_US, now)
+        .await?;
+    let text = if lang == "cs" {
+        format!("ApiSendSMS: kod k overeni Vasi zadosti o osobni udaje: {code}. Plati 30 minut. Sdelte jej jen pracovnikovi, ktery zadost prijal.")
+    } else {
+        format!("ApiSendSMS: the code verifying your personal data request: {code}. Valid for 30 minutes. Give it only to the person who took your request.")
+    };
+    let intake = api::messages::Intake {
+        recipients: vec![phone.to_owned()],
+        text,
+        from: state.settings().code_sms_sender.clone(),
+        client_ref: Some(format!("dsr:{id}")),
+        ..api::messages::Intake::default()
+    };
+    match api::messages::accept(
+        state.api_state(),
+        domain::AccountId::new(account),
+        intake,
+        None,
+        None,
+    )
+    .await
+    {
+        Ok(accepted) => match accepted.ids.first() {
+            Some(m) => {
+                state.store().set_request_code_message(id, m.get()).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        },
+        Err(e) if e.status().is_client_error() => {
+            tracing::warn!(
+                request = id,
+                problem = e.detail(),
+                "the code SMS was refused"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(anyhow::anyhow!("sending a code SMS: {}", e.detail()).into()),
+    }
 }
 
 /// SHA-256 of a one-time code, as stored.
-fn code_hash(code: &str) -> String {
+pub(crate) fn code_hash(code: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(code.trim().as_bytes()))
 }
@@ -813,10 +921,18 @@ async fn admin_file(
     ) else {
         return Ok(ctx.redirect(&ctx.app_link("/admin/dsr?error=1")));
     };
-    let id = state.ids().next();
     let now = store::now_us();
     let verified = crate::forms::opt(&f.verified).map(|v| format!("staff: {v}"));
     let send_code = verified.is_none();
+    let by_phone = f.channel.as_deref() == Some("phone");
+    if send_code
+        && by_phone
+        && (user.phone.as_deref().is_none_or(|p| p.trim().is_empty())
+            || state.settings().code_sms_account.is_none())
+    {
+        return Ok(ctx.redirect(&ctx.app_link("/admin/dsr?error=phone")));
+    }
+    let id = state.ids().next();
     state
         .store()
         .file_data_request(
@@ -832,7 +948,13 @@ async fn admin_file(
             now,
         )
         .await?;
-    if send_code {
+    if send_code && by_phone {
+        let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
+        let phone = user.phone.clone().unwrap_or_default();
+        if !send_code_sms(&state, id, &phone, &user.lang, &code, now).await? {
+            return Ok(ctx.redirect(&ctx.app_link("/admin/dsr?error=phone")));
+        }
+    } else if send_code {
         let code = format!("{:06}", rand::random::<u32>() % 1_000_000);
         state
             .store()
@@ -840,7 +962,7 @@ async fn admin_file(
                 id,
                 &code_hash(&code),
                 "code_email",
-                now + 24 * 3_600_000_000,
+                now + EMAIL_CODE_US,
                 now,
             )
             .await?;
