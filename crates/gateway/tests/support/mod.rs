@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 pub use testkit::{backends, Backend, TestDb};
 
+pub mod browser;
+
 pub struct App {
     pub base: String,
     /// The customer SMPP server's address, when `APISENDSMS_SMPP_LISTEN` turned it on.
@@ -159,6 +161,12 @@ impl App {
             .recv_timeout(Duration::from_secs(60))
             .expect("the server did not start");
         self.child = Some(child);
+    }
+
+    /// Sets an environment variable of the server and the command line (for the next start).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Kills the server with SIGKILL: no shutdown, no flush.
