@@ -895,7 +895,8 @@ async fn contract_end_starts_former_customer_retention() {
             };
             users.push(sign_up(&app, &store, &person, "customer").await);
         }
-        let account = |i: usize| users[i].1.account.to_string();
+        let accounts: Vec<String> = users.iter().map(|u| u.1.account.to_string()).collect();
+        let account = |i: usize| accounts[i].clone();
 
         // The customer closes their own account; staff close the others; one is reopened.
         let (anna, _) = &mut users[0];

@@ -278,6 +278,15 @@ impl Store {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
+                if col == "full_name" {
+                    // A person's account is named after them.
+                    sqlx::query("UPDATE accounts SET name = $1 WHERE id = $2 AND name = $3")
+                        .bind(new)
+                        .bind(account)
+                        .bind(old.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 out.fields.push(col);
             }
         }
