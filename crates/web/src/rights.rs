@@ -81,7 +81,7 @@ fn details_fields(l: Lang, d: &PersonalDetails) -> Markup {
         (field("full_name", l.t("Jméno a příjmení", "Full name"), html! { input type="text" id="full_name" name="full_name" value=(d.full_name) required autocomplete="name"; }, None))
         (field("email", "E-mail", html! { input type="email" id="email" name="email" value=(d.email) required autocomplete="email"; }, Some(l.t("Nový e-mail je třeba znovu ověřit odkazem, který na něj pošleme.", "A new e-mail must be confirmed again by the link we send to it."))))
         (field("phone", l.t("Telefon", "Phone"), html! { input type="tel" id="phone" name="phone" value=(opt(&d.phone)) autocomplete="tel"; }, None))
-        (field("address", l.t("Adresa", "Address"), html! { input type="text" id="address" name="address" value=(d.address) required autocomplete="street-address"; }, None))
+        (field("address", l.t("Adresa", "Address"), html! { input type="text" id="address" name="address" value=(d.address) required; }, None))
         (field("company", l.t("Firma", "Company"), html! { input type="text" id="company" name="company" value=(opt(&d.company)); }, None))
         (field("ico", l.t("IČO", "Company ID (IČO)"), html! { input type="text" id="ico" name="ico" value=(opt(&d.ico)); }, None))
         (field("dic", l.t("DIČ", "VAT ID (DIČ)"), html! { input type="text" id="dic" name="dic" value=(opt(&d.dic)); }, None))
