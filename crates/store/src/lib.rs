@@ -6,8 +6,9 @@
 //!
 //! Writes of accepted messages go through a group-commit writer ([`Store::submit`]): requests
 //! that arrive together share one transaction, so one fsync makes many `202 Accepted` answers
-//! durable. On SQLite every write uses a single connection (SQLite has one writer anyway);
-//! reads use a separate pool.
+//! durable. The dispatcher's claims and results and the delivery receipts ride in the same
+//! rounds (`Store::write_op`). On SQLite every write uses a single connection (SQLite has one
+//! writer anyway); reads use a separate pool.
 //!
 //! Invariant: `accounts.balance_cents` and `accounts.reserved_cents` always equal the sums of
 //! `ledger_entries`, which is append-only (triggers refuse UPDATE and DELETE).
