@@ -5,121 +5,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
+use support::browser::Browser;
 use support::{backends, App};
-
-/// A tiny browser: keeps cookies, does not follow redirects.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    jar: BTreeMap<String, String>,
-    /// The raw `Set-Cookie` values of the last answer.
-    last_set: Vec<String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &App) -> Browser {
-        Browser {
-            base: app.base.clone(),
-            client: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            jar: BTreeMap::new(),
-            last_set: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn take(&mut self, r: reqwest::Response) -> Page {
-        self.last_set = r
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        for c in &self.last_set {
-            let pair = c.split(';').next().unwrap_or("");
-            if let Some((k, v)) = pair.split_once('=') {
-                if v.is_empty() || c.contains("Max-Age=0") {
-                    self.jar.remove(k);
-                } else {
-                    self.jar.insert(k.to_owned(), v.to_owned());
-                }
-            }
-        }
-        Page {
-            status: r.status().as_u16(),
-            location: r
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.take(r).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body: String = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.take(r).await
-    }
-
-    fn csrf(&self) -> String {
-        self.jar.get("csrf").cloned().expect("a csrf cookie")
-    }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// The value of the first `name="NAME" value="…"` in a page.
 fn field_value(body: &str, name: &str) -> Option<String> {
@@ -151,7 +40,7 @@ async fn cookie_choice_is_recorded_and_withdrawn() {
 
         // A forged form is refused and records nothing.
         let forged = b
-            .post(
+            .post_raw(
                 "/cookies/consent",
                 &[("csrf", &"0".repeat(64)), ("choice", "all")],
             )
@@ -161,7 +50,7 @@ async fn cookie_choice_is_recorded_and_withdrawn() {
 
         let csrf = b.csrf();
         let saved = b
-            .post(
+            .post_raw(
                 "/cookies/consent",
                 &[
                     ("csrf", &csrf),
@@ -188,7 +77,7 @@ async fn cookie_choice_is_recorded_and_withdrawn() {
         assert_eq!(privacy.body.matches("/osobni-udaje/odvolat\"").count(), 1);
         let id = field_value(&privacy.body, "id").expect("a consent to withdraw");
         let withdrawn = b
-            .post("/osobni-udaje/odvolat", &[("csrf", &csrf), ("id", &id)])
+            .post_raw("/osobni-udaje/odvolat", &[("csrf", &csrf), ("id", &id)])
             .await;
         assert_eq!(withdrawn.status, 303);
         assert_eq!(withdrawn.location.as_deref(), Some("/osobni-udaje/?done=1"));
@@ -198,7 +87,7 @@ async fn cookie_choice_is_recorded_and_withdrawn() {
         assert_eq!(after.body.matches("/osobni-udaje/odvolat\"").count(), 0);
         // Withdrawing it again (or another's record) finds nothing.
         let again = b
-            .post("/osobni-udaje/odvolat", &[("csrf", &csrf), ("id", &id)])
+            .post_raw("/osobni-udaje/odvolat", &[("csrf", &csrf), ("id", &id)])
             .await;
         assert_eq!(again.status, 404);
     }
@@ -226,14 +115,14 @@ async fn register_verify_sign_in_and_send() {
             ("password", "correct horse battery"),
             ("terms", "on"),
         ];
-        let refused = b.post("/app/register", &form).await;
+        let refused = b.post_raw("/app/register", &form).await;
         assert_eq!(refused.status, 422, "{backend:?}");
         assert!(refused.body.contains("starším 18 let"));
 
         form[8].1 = "1990-02-03";
-        let created = b.post("/app/register", &form).await;
+        let created = b.post_raw("/app/register", &form).await;
         assert_eq!(created.status, 200, "{}", created.body);
-        let again = b.post("/app/register", &form).await;
+        let again = b.post_raw("/app/register", &form).await;
         assert_eq!(again.status, 422, "the e-mail is taken");
 
         let login = [
@@ -242,7 +131,7 @@ async fn register_verify_sign_in_and_send() {
             ("password", "correct horse battery"),
         ];
         assert_eq!(
-            b.post("/app/login", &login).await.status,
+            b.post_raw("/app/login", &login).await.status,
             403,
             "not verified yet"
         );
@@ -272,7 +161,7 @@ async fn register_verify_sign_in_and_send() {
             .await
             .unwrap();
 
-        let signed_in = b.post("/app/login", &login).await;
+        let signed_in = b.post_raw("/app/login", &login).await;
         assert_eq!(signed_in.status, 303);
         assert_eq!(signed_in.location.as_deref(), Some("/app/"));
         let sid = b.last_set.iter().find(|c| c.starts_with("sid=")).unwrap();
@@ -282,7 +171,7 @@ async fn register_verify_sign_in_and_send() {
         assert!(dashboard.body.contains("10.00 Kč"), "the credit is shown");
 
         let sent = b
-            .post(
+            .post_raw(
                 "/app/send",
                 &[
                     ("csrf", &csrf),
@@ -312,7 +201,10 @@ async fn register_verify_sign_in_and_send() {
         // Another account's message is not found; signing out ends the session.
         let other = b.get("/app/messages/1").await;
         assert_eq!(other.status, 404);
-        assert_eq!(b.post("/app/logout", &[("csrf", &csrf)]).await.status, 303);
+        assert_eq!(
+            b.post_raw("/app/logout", &[("csrf", &csrf)]).await.status,
+            303
+        );
         assert_eq!(b.get("/app/").await.status, 303);
         store.close().await;
     }

@@ -416,9 +416,6 @@ async fn record_results_in(
     results: &[SendResult],
     now: i64,
 ) -> Result<()> {
-    if results.is_empty() {
-        return Ok(());
-    }
     // The first result for a message wins, as if they were applied one after another.
     let mut seen: HashSet<i64> = HashSet::with_capacity(results.len());
     let (mut sent, mut retry, mut failed) = (Vec::new(), Vec::new(), Vec::new());
@@ -570,9 +567,6 @@ async fn apply_receipts_in(
     receipts: &[Receipt],
     now: i64,
 ) -> Result<usize> {
-    if receipts.is_empty() {
-        return Ok(0);
-    }
     // A repeated receipt in the same batch would find its message already final.
     let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(receipts.len());
     let receipts: Vec<&Receipt> = receipts

@@ -11,7 +11,10 @@ use super::App;
 pub struct Browser {
     base: String,
     client: reqwest::Client,
-    jar: BTreeMap<String, String>,
+    /// The cookies kept, by name.
+    pub jar: BTreeMap<String, String>,
+    /// The raw `Set-Cookie` values of the last answer.
+    pub last_set: Vec<String>,
 }
 
 pub struct Page {
@@ -41,6 +44,7 @@ impl Browser {
                 .build()
                 .unwrap(),
             jar: BTreeMap::new(),
+            last_set: Vec::new(),
         }
     }
 
@@ -53,8 +57,13 @@ impl Browser {
     }
 
     async fn take(&mut self, r: reqwest::Response) -> Page {
-        for c in r.headers().get_all(SET_COOKIE).iter() {
-            let c = c.to_str().unwrap_or("");
+        self.last_set = r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        for c in &self.last_set {
             let pair = c.split(';').next().unwrap_or("");
             if let Some((k, v)) = pair.split_once('=') {
                 if v.is_empty() || c.contains("Max-Age=0") {
@@ -99,9 +108,17 @@ impl Browser {
             self.get("/").await;
         }
         let csrf = self.csrf();
-        let body: String = [("csrf", csrf.as_str())]
+        let form: Vec<(&str, &str)> = [("csrf", csrf.as_str())]
+            .into_iter()
+            .chain(form.iter().copied())
+            .collect();
+        self.post_raw(path, &form).await
+    }
+
+    /// POST a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body: String = form
             .iter()
-            .chain(form)
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect::<Vec<_>>()
             .join("&");
