@@ -192,7 +192,7 @@ impl Store {
         let select = "SELECT position FROM feed_cursors WHERE consumer = $1";
         if let Some(row) = sqlx::query(select)
             .bind(consumer)
-            .fetch_optional(&self.write)
+            .fetch_optional(&self.read)
             .await?
         {
             return Ok(row.try_get("position")?);
@@ -242,6 +242,37 @@ impl Store {
         let (taken, to) = gaps.advance(from, &ids, now);
         events.truncate(taken);
         Ok(FeedBatch { from, to, events })
+    }
+
+    /// Like [`Store::read_feed`] for a consumer with nothing to do with the events: reads only
+    /// their ids (no join, nothing decoded, on the read side) and returns an empty batch whose
+    /// `to` is where the cursor may move. The gaps are handled as in `read_feed`.
+    pub async fn skim_feed(
+        &self,
+        source: FeedSource,
+        consumer: &str,
+        limit: u32,
+        gaps: &mut GapTracker,
+        now: i64,
+    ) -> Result<FeedBatch> {
+        let from = self.feed_position(consumer).await?;
+        let sql = match source {
+            FeedSource::MessageEvents => {
+                "SELECT id FROM message_events WHERE id > $1 ORDER BY id LIMIT $2"
+            }
+            FeedSource::Inbound => "SELECT id FROM inbound_feed WHERE id > $1 ORDER BY id LIMIT $2",
+        };
+        let ids = sqlx::query_scalar::<_, i64>(sql)
+            .bind(from)
+            .bind(i64::from(limit.clamp(1, 100_000)))
+            .fetch_all(&self.read)
+            .await?;
+        let (_, to) = gaps.advance(from, &ids, now);
+        Ok(FeedBatch {
+            from,
+            to,
+            events: Vec::new(),
+        })
     }
 
     /// Moves the consumer's cursor from `from` to `to` alone (nothing else to write). Returns

@@ -233,47 +233,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether any account has a webhook (deleted ones aside).
+    pub async fn any_webhooks(&self) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT id FROM webhooks WHERE deleted_at IS NULL LIMIT 1")
+                .fetch_optional(&self.read)
+                .await?
+                .is_some(),
+        )
+    }
+
     /// Creates `deliveries` (each at most once per webhook and event) and moves the cursor of
-    /// `consumer` from `from` to `to`, in one transaction. Returns false, and writes nothing,
-    /// when another reader moved the cursor first.
+    /// `consumer` from `from` to `to`, in one transaction (a savepoint in the writer's round).
+    /// Returns false, and writes nothing, when another reader moved the cursor first.
     pub async fn fan_out(
         &self,
         consumer: &str,
         from: i64,
         to: i64,
-        deliveries: &[NewDelivery],
+        deliveries: Vec<NewDelivery>,
         now: i64,
     ) -> Result<bool> {
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        // The cursor first: on PostgreSQL a second node blocks here and then finds it moved.
-        if !crate::feed::move_cursor(&mut tx, consumer, from, to).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        for chunk in deliveries.chunks(500) {
-            let sql = format!(
-                "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_type, event_key, \
-                 payload, status, attempts, next_attempt_at, created_at) VALUES {} \
-                 ON CONFLICT (webhook_id, event_key) DO NOTHING",
-                delivery_rows(self.backend, chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for d in chunk {
-                q = q
-                    .bind(d.id)
-                    .bind(d.webhook_id)
-                    .bind(d.account.get())
-                    .bind(d.event_type.as_str())
-                    .bind(d.event_key.as_str())
-                    .bind(d.payload.as_str())
-                    .bind(now)
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        let backend = self.backend;
+        let consumer = consumer.to_owned();
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move {
+                // The cursor first: on PostgreSQL a second node blocks here and then finds it
+                // moved. Nothing else is written then.
+                if !crate::feed::move_cursor(&mut *tx, &consumer, from, to).await? {
+                    return Ok(false);
+                }
+                insert_deliveries(backend, tx, &deliveries, now).await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     /// Claims up to `limit` due deliveries until `lease_until`.
@@ -433,6 +427,36 @@ impl Store {
 }
 
 /// `(p,p,p,p,p,p,'pending',0,p,p)` rows for the delivery insert.
+async fn insert_deliveries(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+    deliveries: &[NewDelivery],
+    now: i64,
+) -> Result<()> {
+    for chunk in deliveries.chunks(500) {
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, account_id, event_type, event_key, \
+             payload, status, attempts, next_attempt_at, created_at) VALUES {} \
+             ON CONFLICT (webhook_id, event_key) DO NOTHING",
+            delivery_rows(backend, chunk.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for d in chunk {
+            q = q
+                .bind(d.id)
+                .bind(d.webhook_id)
+                .bind(d.account.get())
+                .bind(d.event_type.as_str())
+                .bind(d.event_key.as_str())
+                .bind(d.payload.as_str())
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 fn delivery_rows(backend: Backend, rows: usize) -> String {
     let mut n = 1;
     let mut out = Vec::with_capacity(rows);

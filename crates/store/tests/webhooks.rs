@@ -218,12 +218,12 @@ async fn fan_out_creates_each_delivery_once_with_the_cursor_move() {
             .map(|(i, e)| delivery(1000 + i as i64, 7, a, &format!("message_event:{}", e.seq)))
             .collect();
         assert!(store
-            .fan_out(CONSUMER, batch.from, batch.to, &made, T0)
+            .fan_out(CONSUMER, batch.from, batch.to, made.clone(), T0)
             .await
             .unwrap());
         // The same batch again (a second node, or a retry after a lost answer): nothing.
         assert!(!store
-            .fan_out(CONSUMER, batch.from, batch.to, &made, T0)
+            .fan_out(CONSUMER, batch.from, batch.to, made.clone(), T0)
             .await
             .unwrap());
         // Even with the cursor right, the same events make no second delivery.
@@ -235,7 +235,7 @@ async fn fan_out_creates_each_delivery_once_with_the_cursor_move() {
             })
             .collect();
         assert!(store
-            .fan_out(CONSUMER, batch.to, batch.to, &renumbered, T0)
+            .fan_out(CONSUMER, batch.to, batch.to, renumbered.clone(), T0)
             .await
             .unwrap());
         let listed = store.list_deliveries(a, 7, None, 100).await.unwrap();
@@ -273,7 +273,7 @@ async fn deliveries_are_claimed_with_a_lease_retried_and_delivered() {
             .unwrap();
         assert_eq!(store.feed_position(CONSUMER).await.unwrap(), 0);
         assert!(store
-            .fan_out(CONSUMER, 0, 0, &[delivery(1000, 7, a, "k1")], T0)
+            .fan_out(CONSUMER, 0, 0, vec![delivery(1000, 7, a, "k1")], T0)
             .await
             .unwrap());
         let claimed = store
@@ -350,7 +350,7 @@ async fn deliveries_are_claimed_with_a_lease_retried_and_delivered() {
         assert!(!store.delete_webhook(a, 7, T0).await.unwrap());
         assert!(store.get_webhook(a, 7).await.unwrap().is_none());
         assert!(store
-            .fan_out(CONSUMER, 0, 0, &[delivery(1001, 7, a, "k2")], T0)
+            .fan_out(CONSUMER, 0, 0, vec![delivery(1001, 7, a, "k2")], T0)
             .await
             .unwrap());
         let late = store

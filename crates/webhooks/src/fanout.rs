@@ -22,6 +22,9 @@ use crate::{WebhookConfig, WebhookMetrics, EVENT_INBOUND, EVENT_MESSAGE_STATUS};
 pub const CONSUMER_MESSAGE_EVENTS: &str = "webhooks.message_events";
 pub const CONSUMER_INBOUND: &str = "webhooks.inbound";
 
+/// How many times `batch` ids one skim reads (ids only, no payloads).
+const SKIM_FACTOR: u32 = 20;
+
 pub struct FanOut {
     store: Store,
     ids: Arc<IdGenerator>,
@@ -36,6 +39,8 @@ pub struct FanOut {
 pub struct FanOutReport {
     /// Feed events read and passed.
     pub events: usize,
+    /// Feed positions passed without reading the events (no webhooks anywhere).
+    pub skimmed: usize,
     /// Deliveries created.
     pub deliveries: usize,
 }
@@ -57,7 +62,9 @@ impl FanOut {
         }
     }
 
-    /// One read of each feed.
+    /// One read of each feed. While no account has a webhook the events are only skimmed
+    /// (ids read, cursor moved): the webhooks are looked up after the ids were read, so a
+    /// webhook created later was created after every skimmed event and was owed none of them.
     pub async fn run_once(&mut self, now: i64) -> Result<FanOutReport, store::StoreError> {
         let mut report = FanOutReport::default();
         for (source, consumer) in [
@@ -68,6 +75,29 @@ impl FanOut {
                 FeedSource::MessageEvents => &mut self.message_gaps,
                 FeedSource::Inbound => &mut self.inbound_gaps,
             };
+            if !self.store.any_webhooks().await? {
+                let skimmed = self
+                    .store
+                    .skim_feed(
+                        source,
+                        consumer,
+                        self.batch.saturating_mul(SKIM_FACTOR),
+                        gaps,
+                        now,
+                    )
+                    .await?;
+                if skimmed.to == skimmed.from || self.store.any_webhooks().await? {
+                    continue;
+                }
+                if self
+                    .store
+                    .fan_out(consumer, skimmed.from, skimmed.to, Vec::new(), now)
+                    .await?
+                {
+                    report.skimmed += usize::try_from(skimmed.to - skimmed.from).unwrap_or(0);
+                }
+                continue;
+            }
             let batch = self
                 .store
                 .read_feed(source, consumer, self.batch, gaps, now)
@@ -88,16 +118,15 @@ impl FanOut {
                 self.store.webhooks_of(&accounts).await?
             };
             let deliveries = deliveries(&batch, &hooks, &self.ids);
+            let created = deliveries.len();
             if self
                 .store
-                .fan_out(consumer, batch.from, batch.to, &deliveries, now)
+                .fan_out(consumer, batch.from, batch.to, deliveries, now)
                 .await?
             {
                 report.events += batch.events.len();
-                report.deliveries += deliveries.len();
-                self.metrics
-                    .deliveries_created
-                    .inc_by(deliveries.len() as u64);
+                report.deliveries += created;
+                self.metrics.deliveries_created.inc_by(created as u64);
             }
         }
         Ok(report)
@@ -107,7 +136,7 @@ impl FanOut {
     pub async fn run(mut self, poll: Duration, shutdown: CancellationToken) {
         loop {
             let busy = match self.run_once(store::now_us()).await {
-                Ok(r) => r.events > 0,
+                Ok(r) => r.events > 0 || r.skimmed > 0,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook fan-out failed");
                     false

@@ -118,3 +118,93 @@ async fn two_fan_outs_on_one_database_make_each_delivery_once() {
         store.close().await;
     }
 }
+
+/// Without any webhook the events are skimmed: the cursor passes them unread, and a webhook
+/// created afterwards gets the later events only.
+#[tokio::test]
+async fn without_webhooks_the_feed_is_skimmed_and_a_new_webhook_gets_later_events() {
+    for backend in backends().await {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url, StoreOptions::default())
+            .await
+            .unwrap();
+        let a = AccountId::new(1);
+        store
+            .create_account(a, "a@example.com", "A", Money::from_hundredths(100_000), T0)
+            .await
+            .unwrap();
+        let submit = |sub: i64, count: i64, now: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .submit(Submission {
+                        account: a,
+                        submission_id: sub,
+                        idempotency: None,
+                        messages: (0..count).map(|i| message(1000 + sub * 100 + i)).collect(),
+                        response: String::new(),
+                        now,
+                        smpp: None,
+                        marketing: false,
+                        device: None,
+                    })
+                    .await
+                    .unwrap()
+            }
+        };
+        submit(0, 40, T0).await;
+        let config = WebhookConfig {
+            batch: 3,
+            ..WebhookConfig::default()
+        };
+        let metrics = WebhookMetrics::default();
+        let mut fan_out = FanOut::new(
+            store.clone(),
+            Arc::new(IdGenerator::new(1)),
+            &config,
+            metrics.clone(),
+        );
+        let mut skimmed = 0;
+        loop {
+            let r = fan_out.run_once(T0).await.unwrap();
+            assert_eq!((r.events, r.deliveries), (0, 0), "{backend:?}");
+            if r.skimmed == 0 {
+                break;
+            }
+            skimmed += r.skimmed;
+        }
+        assert_eq!(skimmed, 40, "{backend:?}: one queued event per message");
+        let position = store
+            .feed_position(webhooks::fanout::CONSUMER_MESSAGE_EVENTS)
+            .await
+            .unwrap();
+        assert!(position > 0, "{backend:?}");
+
+        store
+            .create_webhook(&NewWebhook {
+                id: 7,
+                account: a,
+                url: "http://127.0.0.1:9/h".into(),
+                events: vec!["message.status".into()],
+                secret: "sealed".into(),
+                now: T0 + 1,
+            })
+            .await
+            .unwrap();
+        submit(1, 3, T0 + 2).await;
+        loop {
+            let r = fan_out.run_once(T0 + 2).await.unwrap();
+            assert_eq!(
+                r.skimmed, 0,
+                "{backend:?}: a webhook exists, nothing is skimmed"
+            );
+            if r.events == 0 {
+                break;
+            }
+        }
+        let made = store.list_deliveries(a, 7, None, 1000).await.unwrap();
+        assert_eq!(made.len(), 3, "{backend:?}: the three later messages only");
+        assert_eq!(metrics.deliveries_created.get(), 3);
+        store.close().await;
+    }
+}
