@@ -312,13 +312,22 @@ pub(crate) async fn write_conn(
 ) -> Result<PoolConnection<Any>> {
     let mut conn = pool.acquire().await?;
     if backend == Backend::Sqlite {
-        let pragma = match durability {
-            Durability::Full => "PRAGMA synchronous = FULL",
-            Durability::Relaxed => "PRAGMA synchronous = NORMAL",
-        };
-        conn.execute(pragma).await?;
+        set_synchronous(&mut conn, durability).await?;
     }
     Ok(conn)
+}
+
+/// Sets how the next commits of a SQLite connection reach the disk.
+pub(crate) async fn set_synchronous(
+    conn: &mut sqlx::AnyConnection,
+    durability: Durability,
+) -> Result<()> {
+    let pragma = match durability {
+        Durability::Full => "PRAGMA synchronous = FULL",
+        Durability::Relaxed => "PRAGMA synchronous = NORMAL",
+    };
+    conn.execute(pragma).await?;
+    Ok(())
 }
 
 /// The key when none is configured: a key file beside a SQLite database, else a random one.

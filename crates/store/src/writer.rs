@@ -18,10 +18,12 @@
 //! basis, is stored `blocked` with the reason, at no charge and reserving nothing.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use domain::{MessageStatus, Money};
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
@@ -106,12 +108,29 @@ const KEY_RACE_RETRIES: usize = 5;
 /// Most operations (other than submissions) in one round.
 const MAX_OPS: usize = 64;
 
+/// How long the writer keeps the write connection while work keeps coming, before it lets the
+/// others who wait for it (maintenance, the command line's transactions...) have a turn.
+const HOLD_AT_MOST: Duration = Duration::from_millis(50);
+
 pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::Sender<Job> {
     let (tx, mut rx) = mpsc::channel::<Job>(max_group * 4);
     tokio::spawn(async move {
         let mut group: Vec<SubmitJob> = Vec::with_capacity(max_group);
         let mut ops: Vec<Op> = Vec::new();
-        while let Some(first) = rx.recv().await {
+        let mut conn = WriterConn::new(backend, pool);
+        loop {
+            let first = match rx.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // Idle: the connection goes back to the pool until work comes.
+                    conn.release();
+                    match rx.recv().await {
+                        Some(job) => job,
+                        None => break,
+                    }
+                }
+            };
             let mut next = Some(first);
             while let Some(job) = next.take() {
                 match job {
@@ -122,17 +141,68 @@ pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::
                     next = rx.try_recv().ok();
                 }
             }
-            round(backend, &pool, &mut group, &mut ops).await;
+            if conn.held_longer_than(HOLD_AT_MOST) {
+                conn.release();
+            }
+            round(&mut conn, &mut group, &mut ops).await;
         }
     });
     tx
 }
 
+/// The writer's connection, kept from one round to the next while work keeps coming: handing
+/// it back to the pool after every round costs a ping and a task switch before the next round
+/// can start. On SQLite the `synchronous` setting is changed only when a round needs another.
+struct WriterConn {
+    backend: Backend,
+    pool: AnyPool,
+    held: Option<(PoolConnection<Any>, Instant)>,
+    synchronous: Option<Durability>,
+}
+
+impl WriterConn {
+    fn new(backend: Backend, pool: AnyPool) -> Self {
+        Self {
+            backend,
+            pool,
+            held: None,
+            synchronous: None,
+        }
+    }
+
+    /// The connection, set for `durability`.
+    async fn get(&mut self, durability: Durability) -> Result<&mut AnyConnection> {
+        if self.held.is_none() {
+            self.synchronous = None;
+            self.held = Some((self.pool.acquire().await?, Instant::now()));
+        }
+        let (conn, _) = self.held.as_mut().expect("just acquired");
+        if self.backend == Backend::Sqlite && self.synchronous != Some(durability) {
+            self.synchronous = None;
+            crate::set_synchronous(conn, durability).await?;
+            self.synchronous = Some(durability);
+        }
+        Ok(&mut **conn)
+    }
+
+    fn held_longer_than(&self, limit: Duration) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|(_, since)| since.elapsed() > limit)
+    }
+
+    /// Hands the connection back to the pool (which checks it before lending it again).
+    fn release(&mut self) {
+        self.held = None;
+        self.synchronous = None;
+    }
+}
+
 /// Runs one round: the operations and the group in one transaction; answers everyone.
-async fn round(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>, ops: &mut Vec<Op>) {
+async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<Op>) {
     let mut pending = std::mem::take(ops).into_iter();
     let mut finishes: Vec<Finish> = Vec::new();
-    let outcome = run_round(backend, pool, group, &mut pending, &mut finishes).await;
+    let outcome = run_round(conn, group, &mut pending, &mut finishes).await;
     match outcome {
         Ok(decided) => {
             for finish in finishes {
@@ -145,10 +215,12 @@ async fn round(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>, ops
                     }
                 }
                 // The operations committed; the submissions failed together: each alone.
-                None => one_by_one(backend, pool, group).await,
+                None => one_by_one(conn, group).await,
             }
         }
         Err(err) => {
+            // A connection whose round failed is not used again before the pool checked it.
+            conn.release();
             for finish in finishes {
                 finish(Err(&err));
             }
@@ -157,7 +229,7 @@ async fn round(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>, ops
             }
             if group.len() > 1 {
                 tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
-                one_by_one(backend, pool, group).await;
+                one_by_one(conn, group).await;
             } else if let Some(job) = group.pop() {
                 let _ = job.reply.send(Err(err));
             }
@@ -165,15 +237,15 @@ async fn round(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>, ops
     }
 
     async fn run_round(
-        backend: Backend,
-        pool: &AnyPool,
+        conn: &mut WriterConn,
         group: &[SubmitJob],
         pending: &mut std::vec::IntoIter<Op>,
         finishes: &mut Vec<Finish>,
     ) -> Result<Option<Vec<Decided>>> {
+        let backend = conn.backend;
         let durability = durability_of(group, pending.as_slice());
-        let mut conn = crate::write_conn(backend, pool, durability).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
+        let conn = conn.get(durability).await?;
+        let mut tx = crate::begin_write(conn).await?;
         for op in pending.by_ref() {
             sqlx::query("SAVEPOINT op").execute(&mut *tx).await?;
             let (ok, finish) = (op.run)(&mut tx).await;
@@ -243,24 +315,27 @@ async fn group_in_savepoint(
 }
 
 /// Commits each submission in its own transaction.
-async fn one_by_one(backend: Backend, pool: &AnyPool, group: &mut Vec<SubmitJob>) {
+async fn one_by_one(conn: &mut WriterConn, group: &mut Vec<SubmitJob>) {
     for job in group.drain(..) {
         let one = [(&job.submission, job.hashes.as_slice())];
-        let result = commit_group(backend, pool, &one)
+        let result = commit_group(conn, &one)
             .await
             .map(|mut v| v.pop().expect("one outcome"));
+        if result.is_err() {
+            conn.release();
+        }
         let _ = job.reply.send(result);
     }
 }
 
 async fn commit_group(
-    backend: Backend,
-    pool: &AnyPool,
+    writer: &mut WriterConn,
     subs: &[(&Submission, &[String])],
 ) -> Result<Vec<Decided>> {
-    let mut conn = crate::write_conn(backend, pool, Durability::Full).await?;
+    let backend = writer.backend;
+    let conn = writer.get(Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
-        let mut tx = crate::begin_write(&mut conn).await?;
+        let mut tx = crate::begin_write(conn).await?;
         if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
             tx.commit().await?;
             return Ok(outcomes);
