@@ -128,6 +128,16 @@ impl ApiError {
         )
     }
 
+    /// The account was closed: it sends nothing more until it is reopened (403).
+    pub fn account_closed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "account-closed",
+            "Account closed",
+            "the account was closed and sends no messages; ask support to reopen it",
+        )
+    }
+
     pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, slug, "Conflict", detail)
     }

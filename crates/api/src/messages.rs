@@ -513,6 +513,7 @@ pub async fn accept(
             available,
             required,
         } => Err(ApiError::insufficient_credit(available, required)),
+        SubmitOutcome::AccountClosed => Err(ApiError::account_closed()),
     }
 }
 

@@ -62,7 +62,9 @@ fn status_of(e: &ApiError) -> CommandStatus {
         "invalid-time" => CommandStatus::ESME_RINVSCHED,
         "invalid-validity" => CommandStatus::ESME_RINVEXPIRY,
         "rate-limited" => CommandStatus::ESME_RTHROTTLED,
-        "insufficient-credit" | "marketing-requirements" => CommandStatus::ESME_RSUBMITFAIL,
+        "insufficient-credit" | "marketing-requirements" | "account-closed" => {
+            CommandStatus::ESME_RSUBMITFAIL
+        }
         _ => CommandStatus::ESME_RSYSERR,
     }
 }

@@ -77,6 +77,8 @@ pub enum SubmitOutcome {
     IdempotencyMismatch,
     /// Not enough credit for the whole submission; nothing was stored.
     InsufficientCredit { available: Money, required: Money },
+    /// The account was closed (its contract ended); nothing was stored.
+    AccountClosed,
 }
 
 #[derive(Debug, Clone)]

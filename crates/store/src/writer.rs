@@ -17,7 +17,7 @@
 //! recipient is blocked for its account, or a commercial message to a number without a recorded
 //! basis, is stored `blocked` with the reason, at no charge and reserving nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use domain::{MessageStatus, Money};
@@ -113,41 +113,63 @@ const MAX_OPS: usize = 64;
 const HOLD_AT_MOST: Duration = Duration::from_millis(50);
 
 pub(crate) fn spawn(backend: Backend, pool: AnyPool, max_group: usize) -> mpsc::Sender<Job> {
-    let (tx, mut rx) = mpsc::channel::<Job>(max_group * 4);
-    tokio::spawn(async move {
-        let mut group: Vec<SubmitJob> = Vec::with_capacity(max_group);
-        let mut ops: Vec<Op> = Vec::new();
-        let mut conn = WriterConn::new(backend, pool);
-        loop {
-            let first = match rx.try_recv() {
-                Ok(job) => job,
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    // Idle: the connection goes back to the pool until work comes.
-                    conn.release();
-                    match rx.recv().await {
-                        Some(job) => job,
-                        None => break,
-                    }
-                }
-            };
-            let mut next = Some(first);
-            while let Some(job) = next.take() {
-                match job {
-                    Job::Submit(s) => group.push(s),
-                    Job::Op(op) => ops.push(op),
-                }
-                if group.len() < max_group && ops.len() < MAX_OPS {
-                    next = rx.try_recv().ok();
-                }
+    let (tx, rx) = mpsc::channel::<Job>(max_group * 4);
+    // The writer is the one serial step of every write: it runs on a thread of its own, so
+    // that each of its statements goes on as soon as the database answered, instead of waiting
+    // in the runtime's queue behind request handlers.
+    let thread = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(run(backend, pool, max_group, rx)),
+                // Without its runtime the writer never starts: every write then fails with
+                // `WriterGone`, loudly, rather than waiting forever.
+                Err(e) => tracing::error!(error = %e, "the store writer could not start"),
             }
-            if conn.held_longer_than(HOLD_AT_MOST) {
-                conn.release();
-            }
-            round(&mut conn, &mut group, &mut ops).await;
-        }
-    });
+        });
+    if let Err(e) = thread {
+        tracing::error!(error = %e, "the store writer thread could not start");
+    }
     tx
+}
+
+/// Takes the jobs that arrived together and runs them as one round, until every sender is gone.
+async fn run(backend: Backend, pool: AnyPool, max_group: usize, mut rx: mpsc::Receiver<Job>) {
+    let mut group: Vec<SubmitJob> = Vec::with_capacity(max_group);
+    let mut ops: Vec<Op> = Vec::new();
+    let mut conn = WriterConn::new(backend, pool);
+    loop {
+        let first = match rx.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Idle: the connection goes back to the pool until work comes.
+                conn.release();
+                match rx.recv().await {
+                    Some(job) => job,
+                    None => break,
+                }
+            }
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Submit(s) => group.push(s),
+                Job::Op(op) => ops.push(op),
+            }
+            if group.len() < max_group && ops.len() < MAX_OPS {
+                next = rx.try_recv().ok();
+            }
+        }
+        if conn.held_longer_than(HOLD_AT_MOST) {
+            conn.release();
+        }
+        round(&mut conn, &mut group, &mut ops).await;
+    }
+    conn.release();
 }
 
 /// The writer's connection, kept from one round to the next while work keeps coming: handing
@@ -366,7 +388,7 @@ async fn write_group(
     let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
     let subs = subs.as_slice();
     let mut known_keys = existing_keys(backend, conn, subs).await?;
-    let mut balances = balances_for_update(backend, conn, subs).await?;
+    let (mut balances, closed) = balances_for_update(backend, conn, subs).await?;
     let blocked = blocked_messages(backend, conn, group).await?;
 
     let mut outcomes = Vec::with_capacity(subs.len());
@@ -375,6 +397,10 @@ async fn write_group(
     let mut new_keys: Vec<(&Submission, String)> = Vec::new();
     for (sub, blocked) in subs.iter().zip(&blocked) {
         let account = sub.account.get();
+        if closed.contains(&account) {
+            outcomes.push((SubmitOutcome::AccountClosed, Vec::new()));
+            continue;
+        }
         if let Some(idem) = &sub.idempotency {
             if let Some((hash, response)) = known_keys.get(&(account, idem.key.clone())) {
                 outcomes.push((
@@ -534,12 +560,13 @@ async fn existing_keys(
 }
 
 /// The available balance of every account in the group, locked for this transaction on
-/// PostgreSQL (SQLite has a single writer).
+/// PostgreSQL (SQLite has a single writer), and the accounts whose contract has ended (closed:
+/// they send nothing more).
 async fn balances_for_update(
     backend: Backend,
     conn: &mut AnyConnection,
     subs: &[&Submission],
-) -> Result<HashMap<i64, i64>> {
+) -> Result<(HashMap<i64, i64>, HashSet<i64>)> {
     let mut ids: Vec<i64> = subs.iter().map(|s| s.account.get()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -548,20 +575,29 @@ async fn balances_for_update(
         Backend::Postgres => "FOR UPDATE",
     };
     let mut balances = HashMap::with_capacity(ids.len());
+    let mut closed = HashSet::new();
     for chunk in ids.chunks(1000) {
         let list = sql::list(backend, 1, chunk.len());
         let sql = format!(
-            "SELECT id, balance_cents FROM accounts WHERE id IN ({list}) ORDER BY id {lock}"
+            "SELECT id, balance_cents, contract_ended_at FROM accounts WHERE id IN ({list}) \
+             ORDER BY id {lock}"
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
         for row in q.fetch_all(&mut *conn).await? {
-            balances.insert(row.try_get("id")?, row.try_get("balance_cents")?);
+            let id: i64 = row.try_get("id")?;
+            balances.insert(id, row.try_get("balance_cents")?);
+            if row
+                .try_get::<Option<i64>, _>("contract_ended_at")?
+                .is_some()
+            {
+                closed.insert(id);
+            }
         }
     }
-    Ok(balances)
+    Ok((balances, closed))
 }
 
 /// Stores the keys of the accepted submissions; `false` if one of them was stored by another
@@ -856,6 +892,42 @@ mod tests {
                 "two messages reserved, not three"
             );
             assert!(store.ledger_consistent(a).await.unwrap());
+            store.close().await;
+        }
+    }
+
+    /// A closed account sends nothing: its submission is refused in the writer, whatever edge
+    /// it came through (API, SMPP, web app), and nothing is stored or reserved; reopened, it
+    /// sends again.
+    #[tokio::test]
+    async fn a_closed_account_sends_nothing_until_reopened() {
+        for backend in backends().await {
+            let (_db, store, a) = store_with_account(backend).await;
+            assert!(store
+                .close_account(a, "test", "contract ended", T0)
+                .await
+                .unwrap());
+            assert_eq!(
+                store.submit(submission(a, 1, 1)).await.unwrap(),
+                SubmitOutcome::AccountClosed,
+                "{backend:?}"
+            );
+            assert!(store
+                .get_message(a, MessageId::new(1))
+                .await
+                .unwrap()
+                .is_none());
+            let b = store.balance(a).await.unwrap().unwrap();
+            assert_eq!(b.reserved.hundredths(), 0, "nothing reserved");
+            assert!(store
+                .reopen_account(a, "test", "came back", T0 + 1)
+                .await
+                .unwrap());
+            assert_eq!(
+                store.submit(submission(a, 2, 2)).await.unwrap(),
+                SubmitOutcome::Accepted,
+                "{backend:?}"
+            );
             store.close().await;
         }
     }
