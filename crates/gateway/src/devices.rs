@@ -8,18 +8,22 @@ use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
-    /// The gateway, e.g. https://sms.example.com.
-    #[arg(long)]
-    pub server: String,
+    /// The gateway, e.g. https://sms.example.com (or the one named by --pair-link).
+    #[arg(long, required_unless_present = "pair_link")]
+    pub server: Option<String>,
     /// The credential file (written by --pair, read otherwise).
     #[arg(long)]
     pub credential: PathBuf,
     /// The modem's serial device, e.g. /dev/ttyUSB0.
-    #[arg(long, required_unless_present = "pair")]
+    #[arg(long, required_unless_present_any = ["pair", "pair_link"])]
     pub modem: Option<PathBuf>,
     /// Exchange this pairing code for a credential first (then run if --modem is given).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pair_link")]
     pub pair: Option<String>,
+    /// Pair with the link of the pairing QR code (`apisendsms://pair?server=...&code=...`):
+    /// the gateway and the code in one.
+    #[arg(long)]
+    pub pair_link: Option<String>,
     /// The journal of work in progress (default: beside the credential file).
     #[arg(long)]
     pub journal: Option<PathBuf>,
@@ -46,8 +50,24 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    if let Some(code) = &args.pair {
-        let cred = modem::agent::pair(&args.server, code, &args.credential).await?;
+    let (server, code) = match &args.pair_link {
+        Some(link) => {
+            let (server, code) = modem::agent::pairing_link(link)?;
+            if let Some(given) = &args.server {
+                anyhow::ensure!(
+                    given.trim_end_matches('/') == server.trim_end_matches('/'),
+                    "--server {given} is not the gateway of the pairing link ({server})"
+                );
+            }
+            (server, Some(code))
+        }
+        None => (
+            args.server.clone().context("--server is needed")?,
+            args.pair.clone(),
+        ),
+    };
+    if let Some(code) = &code {
+        let cred = modem::agent::pair(&server, code, &args.credential).await?;
         println!(
             "paired as device {}; credential written to {}",
             cred.device_id,
@@ -58,7 +78,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let result = modem::agent::run(modem::agent::AgentConfig {
-        server: args.server,
+        server,
         credential: args.credential,
         modem,
         journal: args.journal,

@@ -586,7 +586,7 @@ async fn an_encrypted_text_is_sent_in_clear_only_by_the_agent_holding_the_key() 
         let device = r.body["id"].as_str().unwrap().to_owned();
         let code = r.body["pairing_code"].as_str().unwrap().to_owned();
         // The QR code holds what the agent needs: the gateway's address and the code.
-        let link = r.body["pairing_link"].as_str().unwrap();
+        let link = r.body["pairing_link"].as_str().unwrap().to_owned();
         let expected = format!(
             "server={}",
             app.base.replace(':', "%3A").replace('/', "%2F")
@@ -595,13 +595,14 @@ async fn an_encrypted_text_is_sent_in_clear_only_by_the_agent_holding_the_key() 
         assert!(link.contains(&expected), "{link}");
         assert!(link.ends_with(&format!("&code={code}")), "{link}");
 
-        // Pairing with --e2e-key makes the device's key pair and prints its public key.
+        // Pairing with the link alone (the gateway and the code in one), and --e2e-key makes
+        // the device's key pair and prints its public key.
         let credential = dir.path().join("device.json");
         let key_file = dir.path().join("device.e2e");
         let out = Command::new(bin())
-            .args(["agent", "--server", &app.base, "--credential"])
+            .args(["agent", "--credential"])
             .arg(&credential)
-            .args(["--pair", &code, "--e2e-key"])
+            .args(["--pair-link", &link, "--e2e-key"])
             .arg(&key_file)
             .output()
             .unwrap();

@@ -69,6 +69,36 @@ pub fn e2e_key(file: &Path) -> anyhow::Result<(DeviceKey, bool)> {
     }
 }
 
+/// The gateway and the pairing code from the link of the pairing QR code,
+/// `apisendsms://pair?server=<base URL>&code=<code>` (docs/device-protocol.md).
+pub fn pairing_link(link: &str) -> anyhow::Result<(String, String)> {
+    let url = reqwest::Url::parse(link.trim()).context("the pairing link is not a URL")?;
+    anyhow::ensure!(
+        url.scheme() == "apisendsms" && url.host_str() == Some("pair"),
+        "not a pairing link: it starts with apisendsms://pair?"
+    );
+    let (mut server, mut code) = (None, None);
+    for (key, value) in url.query_pairs() {
+        match &*key {
+            "server" => server = Some(value.into_owned()),
+            "code" => code = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let server = server
+        .filter(|s| !s.trim().is_empty())
+        .context("the pairing link names no server")?;
+    let code = code
+        .filter(|c| !c.trim().is_empty())
+        .context("the pairing link has no code")?;
+    let base = reqwest::Url::parse(&server).context("the pairing link's server is not a URL")?;
+    anyhow::ensure!(
+        matches!(base.scheme(), "http" | "https"),
+        "the pairing link's server is not an http(s) URL"
+    );
+    Ok((server, code))
+}
+
 /// Exchanges a pairing code for a credential and writes the credential file (mode 0600).
 pub async fn pair(server: &str, code: &str, file: &Path) -> anyhow::Result<CredentialFile> {
     let url = format!("{}/v1/devices/pair", server.trim_end_matches('/'));
@@ -856,6 +886,40 @@ impl Agent {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_pairing_link_gives_the_server_and_the_code() {
+        // The example of docs/device-protocol.md, and what the web page makes.
+        assert_eq!(
+            super::pairing_link(
+                "apisendsms://pair?server=https%3A%2F%2Fsms.example.com&code=7K2QX-M9D4R"
+            )
+            .unwrap(),
+            (
+                "https://sms.example.com".to_owned(),
+                "7K2QX-M9D4R".to_owned()
+            )
+        );
+        let made = devices::http::pairing_link("http://127.0.0.1:8080/gw?a=b&c", "AB CD+&");
+        assert_eq!(
+            super::pairing_link(&made).unwrap(),
+            (
+                "http://127.0.0.1:8080/gw?a=b&c".to_owned(),
+                "AB CD+&".to_owned()
+            )
+        );
+        for bad in [
+            "https://sms.example.com/pair?server=https%3A%2F%2Fa&code=X",
+            "apisendsms://other?server=https%3A%2F%2Fa&code=X",
+            "apisendsms://pair?server=https%3A%2F%2Fa",
+            "apisendsms://pair?code=X",
+            "apisendsms://pair?server=ftp%3A%2F%2Fa&code=X",
+            "apisendsms://pair?server=&code=X",
+            "not a link",
+        ] {
+            assert!(super::pairing_link(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]
