@@ -97,12 +97,11 @@ impl Store {
 
     /// Records the carriers' answers for claimed messages, charging or releasing credit.
     /// Only messages still `sending` change, so a repeated result charges nothing twice.
-    pub async fn record_results(&self, results: &[SendResult], now: i64) -> Result<()> {
+    pub async fn record_results(&self, results: Vec<SendResult>, now: i64) -> Result<()> {
         if results.is_empty() {
             return Ok(());
         }
         let backend = self.backend;
-        let results = results.to_vec();
         self.write_op(crate::Durability::Relaxed, move |tx| {
             Box::pin(async move { record_results_in(backend, tx, &results, now).await })
         })

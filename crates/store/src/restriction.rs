@@ -298,13 +298,17 @@ impl Store {
         ];
         for (col, new) in optional {
             let old: Option<String> = u.try_get(col)?;
-            if new != old.as_deref() {
-                let sql = format!("UPDATE web_users SET {col} = $1 WHERE id = $2");
-                sqlx::query(&sql)
-                    .bind(new)
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
+            if set_if_changed(
+                &mut tx,
+                "web_users",
+                "id",
+                user_id,
+                col,
+                old.as_deref(),
+                new,
+            )
+            .await?
+            {
                 out.fields.push(col);
             }
         }
@@ -331,13 +335,17 @@ impl Store {
         ];
         for (col, field, new) in billing {
             let old: Option<String> = b.try_get(col)?;
-            if new != old.as_deref() {
-                let sql = format!("UPDATE billing_accounts SET {col} = $1 WHERE account_id = $2");
-                sqlx::query(&sql)
-                    .bind(new)
-                    .bind(account)
-                    .execute(&mut *tx)
-                    .await?;
+            let changed = set_if_changed(
+                &mut tx,
+                "billing_accounts",
+                "account_id",
+                account,
+                col,
+                old.as_deref(),
+                new,
+            )
+            .await?;
+            if changed {
                 out.fields.push(field);
             }
         }
@@ -353,4 +361,27 @@ impl Store {
         tx.commit().await?;
         Ok(Some(out))
     }
+}
+
+/// Sets `col` of the `table` row whose `key_col` is `key` to `new` when it is not `old` already
+/// (the names are this module's constants); true when it changed.
+async fn set_if_changed(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    key_col: &str,
+    key: i64,
+    col: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Result<bool> {
+    if new == old {
+        return Ok(false);
+    }
+    let sql = format!("UPDATE {table} SET {col} = $1 WHERE {key_col} = $2");
+    sqlx::query(&sql)
+        .bind(new)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
 }

@@ -608,7 +608,7 @@ async fn concurrent_import_and_sending_keep_the_ledger_exact() {
                             }
                         })
                         .collect();
-                    store.record_results(&results, T0 + 2).await.unwrap();
+                    store.record_results(results, T0 + 2).await.unwrap();
                 }
             })
         };

@@ -228,11 +228,11 @@ async fn sent_then_delivered_charges_once_and_keeps_history() {
             smsc_id: "s1".into(),
         };
         store
-            .record_results(std::slice::from_ref(&sent), T0 + 3)
+            .record_results(vec![sent.clone()], T0 + 3)
             .await
             .unwrap();
         // A repeated result changes nothing and charges nothing twice.
-        store.record_results(&[sent], T0 + 4).await.unwrap();
+        store.record_results(vec![sent], T0 + 4).await.unwrap();
         assert_balance(&store, a, 910, 0).await;
         let receipt = Receipt {
             connector: "c".into(),
@@ -294,7 +294,7 @@ async fn a_receipt_before_the_submit_response_is_kept_and_applied_later() {
         assert_eq!(store.apply_receipts(&[early], T0 + 1).await.unwrap(), 0);
         store
             .record_results(
-                &[SendResult::Sent {
+                vec![SendResult::Sent {
                     id: MessageId::new(100),
                     account: a,
                     price: Money::from_hundredths(90),
@@ -337,7 +337,7 @@ async fn failures_release_and_retries_requeue() {
         store.claim_due(1, T0, T0 + 60 * SECOND, 10).await.unwrap();
         store
             .record_results(
-                &[
+                vec![
                     SendResult::Failed {
                         id: MessageId::new(100),
                         account: a,

@@ -159,7 +159,7 @@ async fn send(store: &Store, a: AccountId, id: i64, price: i64, at: i64) -> bool
             smsc_id: format!("s{}", c.id.get()),
         })
         .collect();
-    store.record_results(&results, at + 2).await.unwrap();
+    store.record_results(results, at + 2).await.unwrap();
     true
 }
 

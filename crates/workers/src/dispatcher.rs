@@ -120,7 +120,7 @@ impl Dispatcher {
                 SendResult::Failed { .. } => report.failed += 1,
             }
         }
-        self.store.record_results(&results, store::now_us()).await?;
+        self.store.record_results(results, store::now_us()).await?;
         self.metrics.outcome("sent", report.sent as u64);
         self.metrics.outcome("retry", report.retried as u64);
         self.metrics.outcome("failed", report.failed as u64);
