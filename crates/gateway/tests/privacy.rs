@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::browser::{sign_up, Browser, Person};
+use support::browser::{sign_up, sign_up_staff, Browser, Person};
 use support::{backends, rfc3339_in_days, App, Backend};
 
 fn cli_json(app: &App, args: &[&str]) -> Value {
@@ -258,30 +258,8 @@ async fn marketing_email_carries_a_working_withdrawal_link() {
             "customer",
         )
         .await;
-        let (mut admin, _) = sign_up(
-            &app,
-            &store,
-            &person(
-                "admin@operator.example",
-                "Admin Operátor",
-                "Světova 523/1",
-                false,
-            ),
-            "admin",
-        )
-        .await;
-        let (mut dpo, _) = sign_up(
-            &app,
-            &store,
-            &person(
-                "dpo@operator.example",
-                "Dana Pověřená",
-                "Světova 523/2",
-                false,
-            ),
-            "dpo",
-        )
-        .await;
+        let mut admin = sign_up_staff(&app, &store, "admin").await;
+        let mut dpo = sign_up_staff(&app, &store, "dpo").await;
 
         // Marketing is the administrator's duty, not the DPO's.
         assert_eq!(dpo.get("/admin/marketing").await.status, 403);
@@ -423,19 +401,7 @@ async fn identity_codes_go_by_sms_through_the_queue_hashed_and_limited() {
             "customer",
         )
         .await;
-        let (mut dpo, _) = sign_up(
-            &app,
-            &store,
-            &Person {
-                email: "dpo@operator.example",
-                name: "Dana Pověřená",
-                address: "Světova 523/1",
-                phone: None,
-                marketing: false,
-            },
-            "dpo",
-        )
-        .await;
+        let mut dpo = sign_up_staff(&app, &store, "dpo").await;
 
         // Without a registered phone the SMS path is refused, and nothing is filed.
         let r = dpo
@@ -646,42 +612,9 @@ async fn restriction_is_enforced_and_lifted_and_data_rectified() {
             "customer",
         )
         .await;
-        let (mut support, _) = sign_up(
-            &app,
-            &store,
-            &person(
-                "support@operator.example",
-                "Sára Podpora",
-                "Světova 523/1",
-                false,
-            ),
-            "support",
-        )
-        .await;
-        let (mut dpo, _) = sign_up(
-            &app,
-            &store,
-            &person(
-                "dpo@operator.example",
-                "Dana Pověřená",
-                "Světova 523/2",
-                false,
-            ),
-            "dpo",
-        )
-        .await;
-        let (mut admin, _) = sign_up(
-            &app,
-            &store,
-            &person(
-                "admin@operator.example",
-                "Admin Operátor",
-                "Světova 523/3",
-                false,
-            ),
-            "admin",
-        )
-        .await;
+        let mut support = sign_up_staff(&app, &store, "support").await;
+        let mut dpo = sign_up_staff(&app, &store, "dpo").await;
+        let mut admin = sign_up_staff(&app, &store, "admin").await;
         let subject = format!("user:{}", user.id);
 
         // The customer corrects their own details; the audit names the fields, not the values.
@@ -899,6 +832,7 @@ async fn contract_end_starts_former_customer_retention() {
         let account = |i: usize| accounts[i].clone();
 
         // The customer closes their own account; staff close the others; one is reopened.
+        let anna_account = users[0].1.account;
         let (anna, _) = &mut users[0];
         let r = anna.post("/app/privacy/close", &[]).await;
         assert_eq!(
@@ -912,6 +846,31 @@ async fn contract_end_starts_former_customer_retention() {
             .await
             .body
             .contains("data-contract-ended"));
+        // A closed account sends nothing, from the web app either (the writer refuses it).
+        let refused = anna
+            .post(
+                "/app/send",
+                &[
+                    ("to", "777 123 456"),
+                    ("text", "Dobrý den"),
+                    ("action", "send"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert!(
+            refused.body.contains("the account was closed"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            store
+                .list_messages(anna_account, &Default::default())
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing stored"
+        );
         for i in 1..4 {
             cli_json(
                 &app,

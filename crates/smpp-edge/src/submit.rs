@@ -389,4 +389,27 @@ mod tests {
             assert_eq!(state.is_final(), s.is_final(), "{s:?}");
         }
     }
+
+    #[test]
+    fn refusals_read_as_smpp_statuses() {
+        assert_eq!(
+            status_of(&ApiError::account_closed()),
+            CommandStatus::ESME_RSUBMITFAIL
+        );
+        assert_eq!(
+            status_of(&ApiError::insufficient_credit(
+                domain::Money::ZERO,
+                domain::Money::from_hundredths(90)
+            )),
+            CommandStatus::ESME_RSUBMITFAIL
+        );
+        assert_eq!(
+            status_of(&ApiError::invalid("invalid-number", "to", "bad")),
+            CommandStatus::ESME_RINVDSTADR
+        );
+        assert_eq!(
+            status_of(&ApiError::internal(&"boom")),
+            CommandStatus::ESME_RSYSERR
+        );
+    }
 }

@@ -27,19 +27,42 @@ fn message(id: i64) -> NewMessage {
     }
 }
 
+async fn store_with_account(backend: testkit::Backend) -> (TestDb, Store, AccountId) {
+    let db = TestDb::new(backend).await;
+    let store = Store::connect(&db.url, StoreOptions::default())
+        .await
+        .unwrap();
+    let a = AccountId::new(1);
+    store
+        .create_account(a, "a@example.com", "A", Money::from_hundredths(100_000), T0)
+        .await
+        .unwrap();
+    (db, store, a)
+}
+
+/// Submits `count` messages (ids from `1000 + sub * 100`) as submission `sub`.
+async fn submit(store: &Store, account: AccountId, sub: i64, count: i64, now: i64) {
+    store
+        .submit(Submission {
+            account,
+            submission_id: sub,
+            idempotency: None,
+            messages: (0..count).map(|i| message(1000 + sub * 100 + i)).collect(),
+            response: String::new(),
+            now,
+            smpp: None,
+            marketing: false,
+            device: None,
+        })
+        .await
+        .unwrap();
+}
+
 /// Two nodes passing the same feed at once: every event makes one delivery per webhook.
 #[tokio::test]
 async fn two_fan_outs_on_one_database_make_each_delivery_once() {
     for backend in backends().await {
-        let db = TestDb::new(backend).await;
-        let store = Store::connect(&db.url, StoreOptions::default())
-            .await
-            .unwrap();
-        let a = AccountId::new(1);
-        store
-            .create_account(a, "a@example.com", "A", Money::from_hundredths(100_000), T0)
-            .await
-            .unwrap();
+        let (_db, store, a) = store_with_account(backend).await;
         for (id, events) in [(7, vec!["message.status"]), (8, vec!["inbound"])] {
             store
                 .create_webhook(&NewWebhook {
@@ -54,20 +77,7 @@ async fn two_fan_outs_on_one_database_make_each_delivery_once() {
                 .unwrap();
         }
         for sub in 0..5 {
-            store
-                .submit(Submission {
-                    account: a,
-                    submission_id: sub,
-                    idempotency: None,
-                    messages: (0..40).map(|i| message(1000 + sub * 100 + i)).collect(),
-                    response: String::new(),
-                    now: T0,
-                    smpp: None,
-                    marketing: false,
-                    device: None,
-                })
-                .await
-                .unwrap();
+            submit(&store, a, sub, 40, T0).await;
         }
         let config = WebhookConfig {
             batch: 7,
@@ -124,35 +134,8 @@ async fn two_fan_outs_on_one_database_make_each_delivery_once() {
 #[tokio::test]
 async fn without_webhooks_the_feed_is_skimmed_and_a_new_webhook_gets_later_events() {
     for backend in backends().await {
-        let db = TestDb::new(backend).await;
-        let store = Store::connect(&db.url, StoreOptions::default())
-            .await
-            .unwrap();
-        let a = AccountId::new(1);
-        store
-            .create_account(a, "a@example.com", "A", Money::from_hundredths(100_000), T0)
-            .await
-            .unwrap();
-        let submit = |sub: i64, count: i64, now: i64| {
-            let store = store.clone();
-            async move {
-                store
-                    .submit(Submission {
-                        account: a,
-                        submission_id: sub,
-                        idempotency: None,
-                        messages: (0..count).map(|i| message(1000 + sub * 100 + i)).collect(),
-                        response: String::new(),
-                        now,
-                        smpp: None,
-                        marketing: false,
-                        device: None,
-                    })
-                    .await
-                    .unwrap()
-            }
-        };
-        submit(0, 40, T0).await;
+        let (_db, store, a) = store_with_account(backend).await;
+        submit(&store, a, 0, 40, T0).await;
         let config = WebhookConfig {
             batch: 3,
             ..WebhookConfig::default()
@@ -191,7 +174,7 @@ async fn without_webhooks_the_feed_is_skimmed_and_a_new_webhook_gets_later_event
             })
             .await
             .unwrap();
-        submit(1, 3, T0 + 2).await;
+        submit(&store, a, 1, 3, T0 + 2).await;
         loop {
             let r = fan_out.run_once(T0 + 2).await.unwrap();
             assert_eq!(

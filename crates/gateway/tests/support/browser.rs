@@ -192,3 +192,18 @@ pub async fn sign_up(
     let user = store.web_user_by_email(p.email).await.unwrap().unwrap();
     (b, user)
 }
+
+/// Signs up a member of the operator's staff with `role` (`support`, `dpo`, `admin`...) as
+/// `<role>@operator.example`, confirmed and signed in.
+pub async fn sign_up_staff(app: &App, store: &store::Store, role: &str) -> Browser {
+    let email = format!("{role}@operator.example");
+    let name = format!("Staff {role}");
+    let person = Person {
+        email: &email,
+        name: &name,
+        address: "Světova 523/1, Praha",
+        phone: None,
+        marketing: false,
+    };
+    sign_up(app, store, &person, role).await.0
+}
