@@ -194,7 +194,9 @@ async fn wait_online(app: &App, id: &str, online: bool) -> Value {
             .find(|d| d["id"] == id)
             .cloned()
             .unwrap();
-        if d["online"] == online {
+        // Online counts once the agent's first status report (model, signal) is in: it
+        // follows the connection by a moment.
+        if d["online"] == online && (!online || !d["model"].is_null()) {
             return d;
         }
         assert!(
