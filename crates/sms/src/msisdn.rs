@@ -1,11 +1,13 @@
 //! Recipient phone numbers in E.164.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, LazyLock, Once, PoisonError, RwLock};
 
 use phonenumber::country;
-use phonenumber::metadata::DATABASE;
+use phonenumber::metadata::{Descriptor, Metadata, DATABASE};
+use regex::{Regex, RegexBuilder};
 
 /// Why a phone number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,19 +77,10 @@ impl Msisdn {
             return Err(NumberError::Invalid("contains letters".into()));
         }
         let region = parse_region(default_region)?;
-        configure_metadata();
-        let number = phonenumber::parse(Some(region), input)
-            .map_err(|e| NumberError::Invalid(e.to_string()))?;
-        if number.extension().is_some() {
-            return Err(NumberError::Invalid("has an extension".into()));
+        if let Some(valid) = canonical_home_number(input, region) {
+            return Ok(valid);
         }
-        if !number.is_valid() {
-            return Err(NumberError::Invalid(
-                "not a valid number in its numbering plan".into(),
-            ));
-        }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-        Msisdn::from_e164(&e164)
+        libphonenumber(input, region)
     }
 
     /// Load the numbering plan metadata now (about 150 ms) rather than on the first request, and
@@ -136,6 +129,174 @@ impl Msisdn {
     pub fn digits(&self) -> &str {
         &self.0[1..]
     }
+}
+
+/// [`Msisdn::parse`] by libphonenumber alone (the input checked for emptiness and letters).
+fn libphonenumber(input: &str, region: country::Id) -> Result<Msisdn, NumberError> {
+    configure_metadata();
+    let number =
+        phonenumber::parse(Some(region), input).map_err(|e| NumberError::Invalid(e.to_string()))?;
+    if number.extension().is_some() {
+        return Err(NumberError::Invalid("has an extension".into()));
+    }
+    if !number.is_valid() {
+        return Err(NumberError::Invalid(
+            "not a valid number in its numbering plan".into(),
+        ));
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    Msisdn::from_e164(&e164)
+}
+
+/// The numbering plan of one country code, compiled for [`canonical_home_number`]: what
+/// libphonenumber's `number_type` checks, with our own compiled expressions.
+struct Plan {
+    general: Pattern,
+    types: Vec<Pattern>,
+}
+
+/// One descriptor of the plan: its possible lengths and its national number pattern, which
+/// libphonenumber matches from the number's first digit (not necessarily to its last).
+struct Pattern {
+    lengths: Vec<u16>,
+    re: Regex,
+}
+
+impl Pattern {
+    fn new(desc: &Descriptor) -> Option<Pattern> {
+        Some(Pattern {
+            lengths: desc.possible_length().to_vec(),
+            re: anchored(desc.national_number().as_str())?,
+        })
+    }
+
+    fn is_match(&self, national: &str) -> bool {
+        let len = u16::try_from(national.len()).unwrap_or(u16::MAX);
+        (self.lengths.is_empty() || self.lengths.contains(&len)) && self.re.is_match(national)
+    }
+}
+
+/// `pattern` matched at the start of the text only, with the flags libphonenumber compiles its
+/// metadata with (extended mode: whitespace in the pattern is ignored).
+fn anchored(pattern: &str) -> Option<Regex> {
+    RegexBuilder::new(&format!("^(?:{pattern}\n)"))
+        .ignore_whitespace(true)
+        .build()
+        .ok()
+}
+
+impl Plan {
+    fn new(meta: &Metadata) -> Option<Plan> {
+        let d = meta.descriptors();
+        let types = [
+            d.premium_rate(),
+            d.toll_free(),
+            d.shared_cost(),
+            d.voip(),
+            d.personal_number(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.fixed_line(),
+            d.mobile(),
+        ];
+        Some(Plan {
+            general: Pattern::new(d.general())?,
+            types: types
+                .into_iter()
+                .flatten()
+                .map(Pattern::new)
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// libphonenumber's `number_type(..) != Unknown`.
+    fn is_valid(&self, national: &str) -> bool {
+        self.general.is_match(national) && self.types.iter().any(|t| t.is_match(national))
+    }
+}
+
+/// What the fast path knows of a default region: `None` if its numbers need libphonenumber's
+/// national prefix handling, else its international dialling prefix (matched at the start).
+type Home = Option<Arc<Option<Regex>>>;
+
+#[derive(Default)]
+struct FastPath {
+    homes: RwLock<HashMap<country::Id, Home>>,
+    /// Per country code with one region: its plan (`None`: not for the fast path).
+    plans: RwLock<HashMap<u16, Option<Arc<Plan>>>>,
+}
+
+static FAST_PATH: LazyLock<FastPath> = LazyLock::new(FastPath::default);
+
+fn cached<K: std::hash::Hash + Eq + Copy, V: Clone>(
+    map: &RwLock<HashMap<K, V>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return v.clone();
+    }
+    let v = make();
+    map.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert(v)
+        .clone()
+}
+
+/// The fast path of [`Msisdn::parse`] for what an API client usually sends: a number already in
+/// E.164 (`+` and digits only). libphonenumber takes ~15 µs for it, mostly in its shared regex
+/// cache (a lock around every match); the same checks with expressions compiled here take ~1 µs.
+///
+/// Answers `Some` only when the number is valid and the slow path would give the same E.164;
+/// everything else (another form, a leading zero, a country code shared by several regions, a
+/// default region with national prefix rules, an invalid number: its error is libphonenumber's)
+/// returns `None` and goes the slow path. `fast_path_agrees_with_libphonenumber` compares both.
+fn canonical_home_number(input: &str, region: country::Id) -> Option<Msisdn> {
+    let digits = input.strip_prefix('+')?;
+    if !(7..=15).contains(&digits.len())
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || digits.starts_with('0')
+    {
+        return None;
+    }
+    let idd = cached(&FAST_PATH.homes, region, || {
+        let meta = DATABASE.by_id(region.as_ref())?;
+        if meta.national_prefix().is_some()
+            || meta.national_prefix_for_parsing().is_some()
+            || meta.national_prefix_transform_rule().is_some()
+        {
+            return None;
+        }
+        Some(Arc::new(match meta.international_prefix() {
+            Some(idd) => Some(anchored(idd.as_str())?),
+            None => None,
+        }))
+    })?;
+    if idd
+        .as_ref()
+        .as_ref()
+        .is_some_and(|idd| idd.is_match(digits))
+    {
+        return None;
+    }
+    // libphonenumber's country code: the shortest prefix of one to three digits it knows.
+    let (code, national) = (1..=3).find_map(|len| {
+        let code: u16 = digits[..len].parse().ok()?;
+        DATABASE.by_code(&code).map(|_| (code, &digits[len..]))
+    })?;
+    if national.starts_with('0') {
+        return None;
+    }
+    let plan = cached(&FAST_PATH.plans, code, || {
+        let regions = DATABASE.region(&code)?;
+        match regions.as_slice() {
+            [only] if *only != "001" => Plan::new(DATABASE.by_id(*only)?).map(Arc::new),
+            _ => None,
+        }
+    })?;
+    plan.is_valid(national).then(|| Msisdn(input.to_owned()))
 }
 
 fn parse_region(region: &str) -> Result<country::Id, NumberError> {
@@ -271,5 +432,115 @@ mod tests {
         check_e164("+", false);
         check_e164("", false);
         check_e164("+٤٢٠٧٧٧١٢٣", false); // non-ASCII digits
+    }
+
+    /// Inputs for the fast path's comparison: every example number of every region's plan as
+    /// E.164, each with its last digit changed, dropped and doubled, and pseudo-random digits
+    /// after every country code at every national length from 4 to 13.
+    fn e164_samples() -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for meta in DATABASE.iter() {
+            let code = meta.country_code();
+            let d = meta.descriptors();
+            let descs = [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ];
+            for example in descs.into_iter().flatten().filter_map(Descriptor::example) {
+                let full = format!("+{code}{example}");
+                let stem = &full[..full.len() - 1];
+                out.push(full.clone());
+                out.push(format!("{stem}{}", next() % 10));
+                out.push(stem.to_owned());
+                out.push(format!("{full}{}", next() % 10));
+            }
+            for len in 4..=13 {
+                for _ in 0..6 {
+                    let national: String = (0..len)
+                        .map(|_| char::from(b'0' + (next() % 10) as u8))
+                        .collect();
+                    out.push(format!("+{code}{national}"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_path_agrees_with_libphonenumber() {
+        let samples = e164_samples();
+        for default in ["CZ", "SK", "GB", "US", "DE", "IT", "RU", "BR"] {
+            let region = parse_region(default).unwrap();
+            let mut answered = 0;
+            for input in &samples {
+                if let Some(fast) = canonical_home_number(input, region) {
+                    answered += 1;
+                    assert_eq!(
+                        libphonenumber(input, region).as_ref(),
+                        Ok(&fast),
+                        "{input:?} with default region {default}"
+                    );
+                }
+            }
+            // The comparison must not be empty where the fast path applies.
+            if default == "CZ" {
+                assert!(
+                    answered > 2000,
+                    "fast path answered {answered} of {}",
+                    samples.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_only_canonical_numbers_it_can_answer() {
+        let cz = parse_region("CZ").unwrap();
+        let fast = |input| canonical_home_number(input, cz).map(|m| m.0);
+        assert_eq!(fast("+420777123456").as_deref(), Some("+420777123456"));
+        assert_eq!(fast("+421905123456").as_deref(), Some("+421905123456"));
+        assert_eq!(fast("+4915123456789").as_deref(), Some("+4915123456789"));
+        // Another form, an invalid number, a shared country code, a leading zero: the slow path.
+        for input in [
+            "+420 777 123 456",
+            "777123456",
+            "00420777123456",
+            "+420123456789",
+            "+12015550123",
+            "+447911123456",
+            "+390612345678",
+            "+4207771234567",
+        ] {
+            assert_eq!(fast(input), None, "{input}");
+        }
+        // And it answers the same through Msisdn::parse.
+        check(
+            "+420123456789",
+            "CZ",
+            Err(NumberError::Invalid(
+                "not a valid number in its numbering plan".into(),
+            )),
+        );
+        // A default region with national prefix rules never takes it.
+        assert_eq!(
+            canonical_home_number("+421905123456", parse_region("SK").unwrap()),
+            None
+        );
     }
 }
