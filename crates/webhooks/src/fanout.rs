@@ -132,11 +132,16 @@ impl FanOut {
         Ok(report)
     }
 
-    /// Passes on events until shutdown.
+    /// Passes on events until shutdown. Events for webhooks are read again at once while
+    /// there are some; a skim goes on at once only when it found a full one waiting (a
+    /// backlog), else it waits for `poll` like an empty read: skimming more often than that
+    /// only moves a cursor nobody needs yet, with reads and a write every time.
     pub async fn run(mut self, poll: Duration, shutdown: CancellationToken) {
+        let full_skim =
+            usize::try_from(self.batch.saturating_mul(SKIM_FACTOR)).unwrap_or(usize::MAX);
         loop {
             let busy = match self.run_once(store::now_us()).await {
-                Ok(r) => r.events > 0 || r.skimmed > 0,
+                Ok(r) => r.events > 0 || r.skimmed >= full_skim,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook fan-out failed");
                     false
