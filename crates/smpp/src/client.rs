@@ -762,7 +762,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                 .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let window_open = !is_closing && self.pending.len() < config.window.max(1);
+            // Branches in order; the last, when nothing else is ready, writes out what the
+            // others queued: PDUs that are ready together leave in one write.
             tokio::select! {
+                biased;
                 _ = wait_true(closing), if !is_closing => is_closing = true,
                 Some(req) = recv_request(&mut requests), if window_open => {
                     if let Err(e) = self.send(req.body, Pending::Request(req.reply)).await {
@@ -771,7 +774,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                 }
                 Some((seq, status)) = ack_rx.recv() => {
                     let resp = Pdu::with_status(seq, status, PduBody::DeliverSmResp(Default::default()));
-                    if let Err(e) = self.conn.write_pdu(&resp).await {
+                    if let Err(e) = self.conn.queue_pdu(&resp).await {
                         break End::Lost(e.to_string());
                     }
                 }
@@ -805,12 +808,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                     }
                     Err(ConnError::Malformed(e)) => {
                         let nack = Pdu::generic_nack(e.sequence_number.unwrap_or(0), e.status());
-                        if let Err(e) = self.conn.write_pdu(&nack).await {
+                        if let Err(e) = self.conn.queue_pdu(&nack).await {
                             break End::Lost(e.to_string());
                         }
                     }
                     Err(e) => break End::Lost(e.to_string()),
                 },
+                _ = std::future::ready(()), if self.conn.has_unflushed() => {
+                    if let Err(e) = self.conn.flush().await {
+                        break End::Lost(e.to_string());
+                    }
+                }
             }
         };
         let _ = self.conn.shutdown().await;
@@ -826,7 +834,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
         let seq = self.seq.next();
         let deadline = Instant::now() + self.shared.config.response_timeout;
         self.pending.insert(seq, (deadline, pending));
-        self.conn.write_pdu(&Pdu::new(seq, body)).await
+        self.conn.queue_pdu(&Pdu::new(seq, body)).await
     }
 
     fn expire(&mut self) -> Option<End> {
@@ -913,7 +921,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                 None => return None,
             },
         };
-        match self.conn.write_pdu(&reply).await {
+        match self.conn.queue_pdu(&reply).await {
             Ok(()) => None,
             Err(e) => Some(End::Lost(e.to_string())),
         }

@@ -103,9 +103,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Encodes and writes one PDU, then flushes.
     pub async fn write_pdu(&mut self, pdu: &Pdu) -> Result<(), ConnError> {
+        self.queue_pdu(pdu).await?;
+        self.flush().await
+    }
+
+    /// Encodes one PDU into the write buffer without flushing it (a full buffer is written
+    /// out), so that a session with several PDUs to send at once sends them with one system
+    /// call. The caller flushes before it waits for anything: see [`Connection::has_unflushed`].
+    pub async fn queue_pdu(&mut self, pdu: &Pdu) -> Result<(), ConnError> {
         self.scratch.clear();
         pdu.encode(&mut self.scratch);
         self.stream.write_all(&self.scratch).await?;
+        Ok(())
+    }
+
+    /// Whether queued PDUs wait in the write buffer.
+    pub fn has_unflushed(&self) -> bool {
+        !self.stream.buffer().is_empty()
+    }
+
+    /// Writes out the queued PDUs.
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
         self.stream.flush().await?;
         Ok(())
     }
@@ -164,5 +182,33 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn queued_pdus_leave_together_when_flushed() {
+        let (a, b) = tokio::io::duplex(4096);
+        let mut conn = Connection::new(a, 1024);
+        let mut peer = Connection::new(b, 1024);
+        assert!(!conn.has_unflushed());
+        conn.queue_pdu(&Pdu::new(1, PduBody::EnquireLink))
+            .await
+            .unwrap();
+        conn.queue_pdu(&Pdu::new(2, PduBody::EnquireLinkResp))
+            .await
+            .unwrap();
+        assert!(conn.has_unflushed());
+        // Nothing reached the peer yet.
+        let early = tokio::time::timeout(std::time::Duration::from_millis(50), peer.read_pdu());
+        assert!(early.await.is_err(), "a queued PDU left before the flush");
+        conn.flush().await.unwrap();
+        assert!(!conn.has_unflushed());
+        assert_eq!(peer.read_pdu().await.unwrap().unwrap().sequence_number, 1);
+        assert_eq!(peer.read_pdu().await.unwrap().unwrap().sequence_number, 2);
+        // write_pdu flushes by itself.
+        conn.write_pdu(&Pdu::new(3, PduBody::EnquireLink))
+            .await
+            .unwrap();
+        assert!(!conn.has_unflushed());
+        assert_eq!(peer.read_pdu().await.unwrap().unwrap().sequence_number, 3);
     }
 }

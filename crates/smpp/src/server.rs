@@ -307,7 +307,10 @@ where
         let mut shutting_down = false;
         loop {
             let deadline = self.next_deadline(started, last_rx);
+            // Branches in order; the last, when nothing else is ready, writes out what the
+            // others queued: PDUs that are ready together leave in one write.
             let flow = tokio::select! {
+                biased;
                 _ = shutdown.recv(), if !shutting_down => {
                     shutting_down = true;
                     self.begin_unbind().await
@@ -354,6 +357,7 @@ where
                     }
                 }
                 _ = sleep_until(deadline) => self.on_timer(started, last_rx),
+                _ = std::future::ready(()), if self.conn.has_unflushed() => self.flush().await,
             };
             if let Flow::Close = flow {
                 break;
@@ -411,8 +415,19 @@ where
         Flow::Continue
     }
 
+    /// Queues a PDU; the session loop flushes once nothing else is ready.
     async fn write(&mut self, pdu: &Pdu) -> Flow {
-        match self.conn.write_pdu(pdu).await {
+        match self.conn.queue_pdu(pdu).await {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                debug!(error = %e, "write failed");
+                Flow::Close
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Flow {
+        match self.conn.flush().await {
             Ok(()) => Flow::Continue,
             Err(e) => {
                 debug!(error = %e, "write failed");
