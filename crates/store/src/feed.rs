@@ -130,6 +130,14 @@ impl GapTracker {
         (taken, pos)
     }
 
+    /// [`GapTracker::advance`] for ids known to be every id from `position + 1` to `last`:
+    /// nothing is missing, so the cursor may move to `last`.
+    pub fn advance_contiguous(&mut self, position: i64, last: i64) -> (usize, i64) {
+        let last = last.max(position);
+        self.seen.retain(|&(_, l, _)| l > last);
+        (usize::try_from(last - position).unwrap_or(usize::MAX), last)
+    }
+
     fn first_seen(&mut self, first: i64, last: i64, now: i64) -> i64 {
         let earliest = self
             .seen
@@ -256,18 +264,37 @@ impl Store {
         now: i64,
     ) -> Result<FeedBatch> {
         let from = self.feed_position(consumer).await?;
-        let sql = match source {
-            FeedSource::MessageEvents => {
-                "SELECT id FROM message_events WHERE id > $1 ORDER BY id LIMIT $2"
-            }
-            FeedSource::Inbound => "SELECT id FROM inbound_feed WHERE id > $1 ORDER BY id LIMIT $2",
+        let limit = i64::from(limit.clamp(1, 100_000));
+        let table = match source {
+            FeedSource::MessageEvents => "message_events",
+            FeedSource::Inbound => "inbound_feed",
         };
-        let ids = sqlx::query_scalar::<_, i64>(sql)
-            .bind(from)
-            .bind(i64::from(limit.clamp(1, 100_000)))
-            .fetch_all(&self.read)
-            .await?;
-        let (_, to) = gaps.advance(from, &ids, now);
+        // How many ids follow and the last of them, in one row: when they are every id after
+        // the cursor (no gap, as SQLite's single writer leaves them) the ids are not needed.
+        let span = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n, MAX(id) AS last FROM \
+             (SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) AS s"
+        ))
+        .bind(from)
+        .bind(limit)
+        .fetch_one(&self.read)
+        .await?;
+        let n: i64 = span.try_get("n")?;
+        let last: Option<i64> = span.try_get("last")?;
+        let to = match last {
+            None => from,
+            Some(last) if last - from == n => gaps.advance_contiguous(from, last).1,
+            Some(_) => {
+                let ids = sqlx::query_scalar::<_, i64>(&format!(
+                    "SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(from)
+                .bind(limit)
+                .fetch_all(&self.read)
+                .await?;
+                gaps.advance(from, &ids, now).1
+            }
+        };
         Ok(FeedBatch {
             from,
             to,
@@ -332,6 +359,18 @@ mod tests {
         // Never committed: skipped once the grace period is over.
         assert_eq!(g.advance(2, &[4, 5], 15 * S), (2, 5));
         assert!(g.seen.is_empty());
+    }
+
+    #[test]
+    fn contiguous_ids_advance_like_reading_them() {
+        let mut read = GapTracker::new(Duration::from_secs(5));
+        assert_eq!(read.advance(0, &[4], 0), (0, 0));
+        let mut counted = read.clone();
+        assert_eq!(read.advance(0, &[1, 2, 3, 4, 5], S), (5, 5));
+        assert_eq!(counted.advance_contiguous(0, 5), (5, 5));
+        assert_eq!(read.seen, counted.seen);
+        assert!(counted.seen.is_empty());
+        assert_eq!(counted.advance_contiguous(5, 5), (0, 5));
     }
 
     #[test]

@@ -418,8 +418,31 @@ async fn an_out_of_order_commit_is_not_skipped() {
         .unwrap();
     assert_eq!((batch.from, batch.to), (start, start));
     assert!(batch.events.is_empty());
+    // A skim (ids not read when they follow without a gap) stops at the gap too.
+    let skim = store
+        .skim_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut grace(),
+            T0 + SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!((skim.from, skim.to), (start, start));
 
     slow_tx.commit().await.unwrap();
+    let skim = store
+        .skim_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut grace(),
+            T0 + 2 * SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!((skim.from, skim.to), (start, n1));
     let batch = store
         .read_feed(
             FeedSource::MessageEvents,
@@ -468,6 +491,25 @@ async fn an_out_of_order_commit_is_not_skipped() {
         .await
         .unwrap();
     assert!(waiting.events.is_empty());
+    let mut skim_gaps = grace();
+    for at in [T0 + 10 * SECOND, T0 + 14 * SECOND] {
+        let skim = store
+            .skim_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut skim_gaps, at)
+            .await
+            .unwrap();
+        assert_eq!(skim.to, skim.from, "the skim waits for the rolled-back id");
+    }
+    let skim = store
+        .skim_feed(
+            FeedSource::MessageEvents,
+            CONSUMER,
+            100,
+            &mut skim_gaps,
+            T0 + 15 * SECOND,
+        )
+        .await
+        .unwrap();
+    assert_eq!(skim.to, after);
     let skipped = store
         .read_feed(
             FeedSource::MessageEvents,
