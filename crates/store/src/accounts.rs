@@ -196,30 +196,58 @@ pub(crate) async fn ledger_entry(
     reference: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(account.get())
-    .bind(kind)
-    .bind(available_delta)
-    .bind(reserved_delta)
-    .bind(reference)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let updated = sqlx::query(
-        "UPDATE accounts SET balance_cents = balance_cents + $1, reserved_cents = reserved_cents + $2 WHERE id = $3",
-    )
-    .bind(available_delta)
-    .bind(reserved_delta)
-    .bind(account.get())
-    .execute(&mut *conn)
-    .await?;
-    if updated.rows_affected() == 0 {
+    let mut batch = crate::sql::Batch::new(crate::backend_of(conn));
+    push_ledger_entry(
+        &mut batch,
+        account,
+        kind.to_owned(),
+        available_delta,
+        reserved_delta,
+        reference.to_owned(),
+        now,
+    );
+    if batch.execute(conn).await? != 2 {
         return Err(StoreError::Corrupt(format!(
             "ledger entry for unknown account {account}"
         )));
     }
     Ok(())
+}
+
+/// [`ledger_entry`] as two statements of `batch`, changing two rows (one if the account is
+/// unknown: callers compare the batch's count).
+pub(crate) fn push_ledger_entry(
+    batch: &mut crate::sql::Batch<'_>,
+    account: AccountId,
+    kind: String,
+    available_delta: i64,
+    reserved_delta: i64,
+    reference: String,
+    now: i64,
+) {
+    let backend = batch.backend();
+    let p = |n| crate::sql::param(backend, n);
+    batch
+        .push(&format!(
+            "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
+             VALUES {}",
+            crate::sql::rows(backend, 1, 1, 6)
+        ))
+        .bind(account.get())
+        .bind(kind)
+        .bind(available_delta)
+        .bind(reserved_delta)
+        .bind(reference)
+        .bind(now);
+    batch
+        .push(&format!(
+            "UPDATE accounts SET balance_cents = balance_cents + {}, reserved_cents = reserved_cents + {} \
+             WHERE id = {}",
+            p(1),
+            p(2),
+            p(3)
+        ))
+        .bind(available_delta)
+        .bind(reserved_delta)
+        .bind(account.get());
 }

@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use domain::{AccountId, MessageId, MessageStatus, Money};
 use sqlx::{AnyConnection, Row};
 
-use crate::accounts::ledger_entry;
+use crate::accounts::{ledger_entry, push_ledger_entry};
 use crate::blacklist::{block_for, end_blocked, entries_for, numbers_with_basis};
-use crate::messages::{insert_event_rows, insert_events, EventRow};
-use crate::sql;
+use crate::messages::{insert_event_rows, insert_events, push_event_rows, EventRow};
+use crate::sql::{self, Batch};
 use crate::{Backend, BlacklistKey, BlockReason, Result, Store, StoreError};
 
 /// A message claimed for sending.
@@ -333,44 +333,10 @@ async fn claim_due_in(
     lease_until: i64,
     limit: u32,
 ) -> Result<Vec<Claimed>> {
-    let lock = match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    let (claimed, marketing) = match backend {
+        Backend::Postgres => claim_returning(tx, node, now, lease_until, limit).await?,
+        Backend::Sqlite => claim_as_json(tx, node, now, lease_until, limit).await?,
     };
-    let sql = format!(
-            "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, \
-             updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
-             AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 {lock}) {CLAIM_RETURNING}"
-        );
-    let rows = sqlx::query(&sql)
-        .bind(node)
-        .bind(lease_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-    let marketing: Vec<bool> = rows
-        .iter()
-        .map(|r| Ok(r.try_get::<i64, _>("marketing")? != 0))
-        .collect::<Result<_>>()?;
-    let claimed = rows
-        .iter()
-        .map(|r| {
-            Ok(Claimed {
-                id: MessageId::new(r.try_get("id")?),
-                account: AccountId::new(r.try_get("account_id")?),
-                to: r.try_get("to_number")?,
-                sender: r.try_get("sender")?,
-                body: r.try_get("body")?,
-                encoding: r.try_get("encoding")?,
-                parts: to_u32(r.try_get("parts")?)?,
-                price: Money::from_hundredths(r.try_get("price_cents")?),
-                expires_at: r.try_get("expires_at")?,
-                attempts: to_u32(r.try_get("attempts")?)?,
-                device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     // A number may have been blocked after its message was queued (scheduled messages):
     // such a message ends `blocked` here and its reservation is released.
     let hashes: Vec<String> = claimed.iter().map(|c| key.hash(&c.to)).collect();
@@ -406,6 +372,134 @@ async fn claim_due_in(
     let ids: Vec<i64> = claimed.iter().map(|c| c.id.get()).collect();
     insert_events(&mut *tx, backend, &ids, MessageStatus::Sending, None, now).await?;
     Ok(claimed)
+}
+
+/// The claim on PostgreSQL: one `UPDATE .. RETURNING` over the due rows it locks (rows others
+/// have locked are skipped); the rows come back over the socket together.
+async fn claim_returning(
+    tx: &mut AnyConnection,
+    node: i64,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> Result<(Vec<Claimed>, Vec<bool>)> {
+    let sql = format!(
+        "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, \
+         updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
+         AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) {CLAIM_RETURNING}"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(node)
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut marketing = Vec::with_capacity(rows.len());
+    for r in &rows {
+        marketing.push(r.try_get::<i64, _>("marketing")? != 0);
+        claimed.push(Claimed {
+            id: MessageId::new(r.try_get("id")?),
+            account: AccountId::new(r.try_get("account_id")?),
+            to: r.try_get("to_number")?,
+            sender: r.try_get("sender")?,
+            body: r.try_get("body")?,
+            encoding: r.try_get("encoding")?,
+            parts: to_u32(r.try_get("parts")?)?,
+            price: Money::from_hundredths(r.try_get("price_cents")?),
+            expires_at: r.try_get("expires_at")?,
+            attempts: to_u32(r.try_get("attempts")?)?,
+            device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
+        });
+    }
+    Ok((claimed, marketing))
+}
+
+/// One claimed message as the SQLite claim reads it: the columns of [`CLAIM_RETURNING`], in
+/// that order, `attempts` already counting this one.
+type ClaimJson = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+);
+
+/// The claim on SQLite, in the one writer's transaction: the due messages read as one JSON
+/// value (one row), then marked claimed. SQLite's driver hands each returned row over from the
+/// connection's thread separately, a context switch each: a claim of a hundred messages
+/// returned as rows cost a hundred of them.
+async fn claim_as_json(
+    tx: &mut AnyConnection,
+    node: i64,
+    now: i64,
+    lease_until: i64,
+    limit: u32,
+) -> Result<(Vec<Claimed>, Vec<bool>)> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, account_id, to_number, sender, body, encoding, parts, \
+         price_cents, expires_at, attempts + 1, marketing, route)) FROM \
+         (SELECT * FROM messages WHERE status IN ('queued', 'scheduled') AND due_at <= ? \
+          AND expires_at > ? ORDER BY due_at LIMIT ?)",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_one(&mut *tx)
+    .await?;
+    let rows: Vec<ClaimJson> =
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if rows.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let ids = serde_json::to_string(&rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let updated = sqlx::query(
+        "UPDATE messages SET status = 'sending', claimed_by = ?, claimed_until = ?, \
+         attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(node)
+    .bind(lease_until)
+    .bind(now)
+    .bind(ids)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated != rows.len() as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "claimed {updated} of {} due messages",
+            rows.len()
+        )));
+    }
+    let mut claimed = Vec::with_capacity(rows.len());
+    let mut marketing = Vec::with_capacity(rows.len());
+    for (id, account, to, sender, body, encoding, parts, price, expires_at, attempts, m, route) in
+        rows
+    {
+        marketing.push(m != 0);
+        claimed.push(Claimed {
+            id: MessageId::new(id),
+            account: AccountId::new(account),
+            to,
+            sender,
+            body,
+            encoding,
+            parts: to_u32(parts)?,
+            price: Money::from_hundredths(price),
+            expires_at,
+            attempts: to_u32(attempts)?,
+            device: route.as_deref() == Some("device"),
+        });
+    }
+    Ok((claimed, marketing))
 }
 
 /// [`Store::record_results`] inside the writer's transaction.
@@ -527,34 +621,43 @@ async fn record_results_in(
             _ => {}
         }
     }
-    insert_event_rows(&mut *tx, backend, &events).await?;
+    // Events and ledger entries return nothing: one batch, its count checked whole.
+    let mut batch = Batch::new(backend);
+    push_event_rows(&mut batch, backend, &events);
+    let mut expected = events.len() as u64;
     for (account, amount, n) in charges {
         if amount > 0 {
-            ledger_entry(
-                &mut *tx,
+            push_ledger_entry(
+                &mut batch,
                 account,
-                "charge",
+                "charge".into(),
                 0,
                 -amount,
-                &format!("{n} messages sent"),
+                format!("{n} messages sent"),
                 now,
-            )
-            .await?;
+            );
+            expected += 2;
         }
     }
     for (account, amount, n) in releases {
         if amount > 0 {
-            ledger_entry(
-                &mut *tx,
+            push_ledger_entry(
+                &mut batch,
                 account,
-                "release",
+                "release".into(),
                 amount,
                 -amount,
-                &format!("{n} messages not sent"),
+                format!("{n} messages not sent"),
                 now,
-            )
-            .await?;
+            );
+            expected += 2;
         }
+    }
+    let changed = batch.execute(&mut *tx).await?;
+    if changed != expected {
+        return Err(StoreError::Corrupt(format!(
+            "the results' writes changed {changed} rows, not {expected} (an account gone?)"
+        )));
     }
     Ok(())
 }

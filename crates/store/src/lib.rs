@@ -282,6 +282,15 @@ impl Store {
 /// waiting up to the busy timeout while another process writes (the command line beside a
 /// running server), where a deferred transaction that read first would fail at its first write
 /// with `SQLITE_BUSY_SNAPSHOT` instead of waiting.
+/// The database behind a connection.
+pub(crate) fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
 pub(crate) async fn begin_write(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<sqlx::Transaction<'_, Any>> {

@@ -352,20 +352,29 @@ pub(crate) async fn insert_event_rows(
     backend: crate::Backend,
     rows: &[EventRow<'_>],
 ) -> Result<()> {
+    let mut batch = crate::sql::Batch::new(backend);
+    push_event_rows(&mut batch, backend, rows);
+    batch.execute(conn).await?;
+    Ok(())
+}
+
+/// [`insert_event_rows`] as statements of `batch` (one row changed per event).
+pub(crate) fn push_event_rows(
+    batch: &mut crate::sql::Batch<'_>,
+    backend: crate::Backend,
+    rows: &[EventRow<'_>],
+) {
     for chunk in rows.chunks(1000) {
-        let sql = format!(
+        batch.push(&format!(
             "INSERT INTO message_events (message_id, status, reason, at) VALUES {}",
             crate::sql::rows(backend, 1, chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for (id, status, reason, at) in chunk {
-            q = q
+            batch
                 .bind(*id)
                 .bind(status.as_str())
                 .bind(reason.map(str::to_owned))
                 .bind(*at);
         }
-        q.execute(&mut *conn).await?;
     }
-    Ok(())
 }

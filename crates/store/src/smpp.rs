@@ -9,7 +9,7 @@ use domain::{AccountId, MessageId, MessageStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{sql, Backend, Result, Store, StoreError};
+use crate::{sql, Result, Store, StoreError};
 
 /// A customer's SMPP login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,34 +101,32 @@ fn credential_from_row(r: &AnyRow) -> Result<SmppCredential> {
 
 /// Writes the receipt requests of the accepted submissions that came over SMPP, inside the
 /// writer's transaction.
-pub(crate) async fn insert_receipt_requests(
-    backend: Backend,
-    conn: &mut sqlx::AnyConnection,
+pub(crate) fn push_receipt_requests(
+    batch: &mut crate::sql::Batch<'_>,
     subs: &[&crate::Submission],
-) -> Result<()> {
+) -> u64 {
+    let backend = batch.backend();
     let rows: Vec<(&crate::Submission, &SmppOrigin, MessageId)> = subs
         .iter()
         .filter_map(|s| s.smpp.as_ref().map(|o| (*s, o)))
         .flat_map(|(s, o)| s.messages.iter().map(move |m| (s, o, m.id)))
         .collect();
     for chunk in rows.chunks(500) {
-        let sql = format!(
+        batch.push(&format!(
             "INSERT INTO smpp_receipts (message_id, credential_id, mode, source_addr, dest_addr, submitted_at) VALUES {}",
             sql::rows(backend, 1, chunk.len(), 6)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for (s, o, id) in chunk {
-            q = q
+            batch
                 .bind(id.get())
                 .bind(o.credential_id)
                 .bind(o.mode.code())
-                .bind(o.source_addr.as_str())
-                .bind(o.dest_addr.as_str())
+                .bind(o.source_addr.clone())
+                .bind(o.dest_addr.clone())
                 .bind(s.now);
         }
-        q.execute(&mut *conn).await?;
     }
-    Ok(())
+    rows.len() as u64
 }
 
 impl Store {

@@ -7,7 +7,10 @@
 //! parameters are numbered by their position in the text and are not in that list, so on
 //! SQLite these helpers write `?`. Callers therefore write placeholders in the order they bind.
 
-use crate::Backend;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AnyConnection, Arguments, Encode, Type};
+
+use crate::{Backend, Result, StoreError};
 
 /// The placeholder of the `n`th parameter (1-based), `n` being its position in the text.
 pub(crate) fn param(backend: Backend, n: usize) -> String {
@@ -46,6 +49,88 @@ pub(crate) fn list(backend: Backend, first: usize, n: usize) -> String {
         .join(",")
 }
 
+/// Statements that return no rows, sent to the database together. On SQLite they go as one
+/// multi-statement query: one hand-over to the connection's thread instead of one for each
+/// (the hand-overs, two context switches each, cost more than most of these statements).
+/// On PostgreSQL each statement is sent alone, as before.
+///
+/// Every statement numbers its placeholders from 1 with [`param`], [`rows`] or [`list`] and
+/// binds its values in that order, right after [`Batch::push`]: on SQLite the placeholders
+/// are positional across the whole batch.
+pub(crate) struct Batch<'q> {
+    backend: Backend,
+    /// PostgreSQL: the statements before the current one.
+    done: Vec<(String, AnyArguments<'q>)>,
+    sql: String,
+    args: AnyArguments<'q>,
+    /// The first value that could not be encoded.
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl<'q> Batch<'q> {
+    pub(crate) fn new(backend: Backend) -> Self {
+        Batch {
+            backend,
+            done: Vec::new(),
+            sql: String::new(),
+            args: AnyArguments::default(),
+            error: None,
+        }
+    }
+
+    /// Starts the next statement.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        if !self.sql.is_empty() {
+            match self.backend {
+                Backend::Sqlite => self.sql.push_str(";\n"),
+                Backend::Postgres => {
+                    let sql = std::mem::take(&mut self.sql);
+                    let args = std::mem::take(&mut self.args);
+                    self.done.push((sql, args));
+                }
+            }
+        }
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds the current statement's next value.
+    pub(crate) fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'q + Encode<'q, Any> + Type<Any>,
+    {
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs the statements in order; the rows they changed, all together.
+    pub(crate) async fn execute(self, conn: &mut AnyConnection) -> Result<u64> {
+        if let Some(e) = self.error {
+            return Err(StoreError::Database(sqlx::Error::Encode(e)));
+        }
+        let mut changed = 0;
+        for (sql, args) in self.done {
+            changed += sqlx::query_with(&sql, args)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        }
+        if !self.sql.is_empty() {
+            changed += sqlx::query_with(&self.sql, self.args)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        }
+        Ok(changed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +141,74 @@ mod tests {
         assert_eq!(rows(Backend::Sqlite, 2, 2, 2), "(?,?),(?,?)");
         assert_eq!(list(Backend::Postgres, 1, 3), "$1,$2,$3");
         assert_eq!(list(Backend::Sqlite, 1, 3), "?,?,?");
+    }
+
+    /// The statements of a batch run in order with their own values (on SQLite the
+    /// placeholders of one multi-statement query), and its count is theirs together.
+    #[tokio::test]
+    async fn a_batch_runs_its_statements_in_order_with_their_values() {
+        use crate::{Store, StoreOptions};
+        use sqlx::Row;
+        for backend in testkit::backends().await {
+            let db = testkit::TestDb::new(backend).await;
+            let store = Store::connect(&db.url, StoreOptions::default())
+                .await
+                .unwrap();
+            let backend = store.backend();
+            let mut conn = store.write.acquire().await.unwrap();
+            let mut batch = Batch::new(backend);
+            batch
+                .push(&format!(
+                    "INSERT INTO accounts (id, email, name, created_at) VALUES {}",
+                    rows(backend, 1, 2, 4)
+                ))
+                .bind(1_i64)
+                .bind("a@example.com")
+                .bind("A")
+                .bind(10_i64)
+                .bind(2_i64)
+                .bind("b@example.com".to_owned())
+                .bind("B")
+                .bind(20_i64);
+            batch
+                .push(&format!(
+                    "UPDATE accounts SET name = name || {} WHERE id = {}",
+                    param(backend, 1),
+                    param(backend, 2)
+                ))
+                .bind(" first")
+                .bind(2_i64);
+            batch
+                .push(&format!(
+                    "UPDATE accounts SET balance_cents = {} WHERE id IN ({})",
+                    param(backend, 1),
+                    list(backend, 2, 3)
+                ))
+                .bind(7_i64)
+                .bind(1_i64)
+                .bind(2_i64)
+                .bind(3_i64);
+            assert_eq!(batch.execute(&mut conn).await.unwrap(), 2 + 1 + 2);
+            let got: Vec<(i64, String, i64)> =
+                sqlx::query("SELECT id, name, balance_cents FROM accounts ORDER BY id")
+                    .fetch_all(&mut *conn)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect();
+            assert_eq!(
+                got,
+                [(1, "A".to_owned(), 7), (2, "B first".to_owned(), 7)],
+                "{backend:?}"
+            );
+            // A failing statement fails the batch.
+            let mut bad = Batch::new(backend);
+            bad.push("UPDATE accounts SET name = 'x'");
+            bad.push("INSERT INTO no_such_table VALUES (1)");
+            assert!(bad.execute(&mut conn).await.is_err());
+            drop(conn);
+            store.close().await;
+        }
     }
 }

@@ -27,7 +27,8 @@ use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
-use crate::messages::{insert_event_rows, EventRow, Submission, SubmitOutcome};
+use crate::messages::{push_event_rows, EventRow, Submission, SubmitOutcome};
+use crate::sql::Batch;
 use crate::{sql, Backend, Durability, Result, StoreError};
 
 /// Work for the writer. Submissions are most of it, so they are not boxed.
@@ -465,10 +466,18 @@ async fn write_group(
     if !insert_keys(backend, conn, &new_keys).await? {
         return Ok(None);
     }
-    reserve_credit(backend, conn, &reserves).await?;
-    insert_messages(backend, conn, &accepted).await?;
+    // The rest returns nothing: one batch, whose count of changed rows is checked whole.
+    let mut batch = Batch::new(backend);
+    let mut expected = reserve_credit(&mut batch, &reserves);
+    expected += insert_messages(&mut batch, &accepted);
     let accepted: Vec<&Submission> = accepted.iter().map(|(s, _)| *s).collect();
-    crate::smpp::insert_receipt_requests(backend, conn, &accepted).await?;
+    expected += crate::smpp::push_receipt_requests(&mut batch, &accepted);
+    let changed = batch.execute(conn).await?;
+    if changed != expected {
+        return Err(StoreError::Corrupt(format!(
+            "a group's writes changed {changed} rows, not {expected} (an account gone?)"
+        )));
+    }
     Ok(Some(outcomes))
 }
 
@@ -640,24 +649,19 @@ async fn insert_keys(
 }
 
 /// Moves the reserved totals from available to reserved: one ledger entry per submission and
-/// one update per account, so the balances stay the sums of the ledger.
-async fn reserve_credit(
-    backend: Backend,
-    conn: &mut AnyConnection,
-    reserves: &[Reserve<'_>],
-) -> Result<()> {
-    if reserves.is_empty() {
-        return Ok(());
-    }
+/// one update per account, so the balances stay the sums of the ledger. Returns the rows the
+/// statements change.
+fn reserve_credit(batch: &mut Batch<'_>, reserves: &[Reserve<'_>]) -> u64 {
+    let backend = batch.backend();
+    let mut changed = 0;
     for chunk in reserves.chunks(1000) {
-        let sql = format!(
+        batch.push(&format!(
             "INSERT INTO ledger_entries (account_id, kind, available_delta, reserved_delta, reference, created_at) \
              VALUES {}",
             sql::rows(backend, 1, chunk.len(), 6)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for r in chunk {
-            q = q
+            batch
                 .bind(r.sub.account.get())
                 .bind("reserve")
                 .bind(-r.total)
@@ -669,7 +673,7 @@ async fn reserve_credit(
                 ))
                 .bind(r.sub.now);
         }
-        q.execute(&mut *conn).await?;
+        changed += chunk.len() as u64;
     }
     let mut per_account: Vec<(i64, i64)> = Vec::new();
     for r in reserves {
@@ -680,35 +684,26 @@ async fn reserve_credit(
         }
     }
     for chunk in per_account.chunks(1000) {
-        let sql = format!(
+        batch.push(&format!(
             "UPDATE accounts SET balance_cents = balance_cents - v.column2, \
              reserved_cents = reserved_cents + v.column2 \
              FROM (VALUES {}) AS v WHERE accounts.id = v.column1",
             sql::rows(backend, 1, chunk.len(), 2)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for (account, sum) in chunk {
-            q = q.bind(*account).bind(*sum);
+            batch.bind(*account).bind(*sum);
         }
-        let updated = q.execute(&mut *conn).await?.rows_affected();
-        if updated != chunk.len() as u64 {
-            return Err(StoreError::Corrupt(format!(
-                "reserved credit for {} accounts, found {updated}",
-                chunk.len()
-            )));
-        }
+        changed += chunk.len() as u64;
     }
-    Ok(())
+    changed
 }
 
 const COLS: usize = 20;
 const ROWS_PER_INSERT: usize = 500;
 
-async fn insert_messages(
-    backend: Backend,
-    conn: &mut AnyConnection,
-    subs: &[(&Submission, &Blocked)],
-) -> Result<()> {
+/// The messages and their first status as statements of `batch`; returns the rows they add.
+fn insert_messages<'q>(batch: &mut Batch<'q>, subs: &[(&'q Submission, &'q Blocked)]) -> u64 {
+    let backend = batch.backend();
     let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>)> = subs
         .iter()
         .flat_map(|(s, b)| {
@@ -719,19 +714,18 @@ async fn insert_messages(
         })
         .collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
+        batch.push(&format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, status_reason, client_ref, scheduled_at, due_at, expires_at, created_at, \
              updated_at, marketing, route, ciphertext) VALUES {}",
             sql::rows(backend, 1, chunk.len(), COLS)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for (s, m, blocked) in chunk {
             let (price, status) = match blocked {
                 None => (m.price.hundredths(), m.status),
                 Some(_) => (0, MessageStatus::Blocked),
             };
-            q = q
+            batch
                 .bind(m.id.get())
                 .bind(s.account.get())
                 .bind(s.submission_id)
@@ -758,7 +752,6 @@ async fn insert_messages(
                         .filter(|_| blocked.is_none()),
                 );
         }
-        q.execute(&mut *conn).await?;
     }
     let events: Vec<EventRow<'_>> = rows
         .iter()
@@ -767,8 +760,8 @@ async fn insert_messages(
             Some(b) => (m.id.get(), MessageStatus::Blocked, Some(b.text()), s.now),
         })
         .collect();
-    insert_event_rows(conn, backend, &events).await?;
-    Ok(())
+    push_event_rows(batch, backend, &events);
+    2 * rows.len() as u64
 }
 
 #[cfg(test)]

@@ -667,3 +667,80 @@ async fn a_reply_belongs_to_the_account_that_last_wrote_to_its_sender() {
     })
     .await;
 }
+
+/// A claim gives each due message back as it was stored (any text; the earliest due, at most
+/// `limit`), counts the attempt, and leaves what is not due, expired or claimed already.
+#[tokio::test]
+async fn a_claim_returns_the_due_messages_as_stored() {
+    each_backend(|store| async move {
+        let a = account(&store, 1, 100_000).await;
+        let texts = [
+            "quote \" backslash \\ slash / tab \t",
+            "line one\nline two\r\n",
+            "Příliš žluťoučký kůň úpěl ďábelské ódy 😀 𝄞",
+            "{\"json\": [1, 2]} ' ; -- DROP TABLE messages",
+        ];
+        let mut messages = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let i = i as i64;
+            let mut m = message(100 + i, &format!("+42077700000{i}"), 90 + i, T0 + (3 - i));
+            m.body = (*text).to_owned();
+            m.sender = format!("Sender {i}");
+            m.encoding = if i == 2 { "ucs2" } else { "gsm7" };
+            m.parts = 1 + i as u32;
+            messages.push(m);
+        }
+        // Not due yet, and expired: neither is claimed.
+        messages.push(message(200, "+420777000009", 90, T0 + 3600 * SECOND));
+        let mut expired = message(201, "+420777000008", 90, T0 - 7200 * SECOND);
+        expired.expires_at = T0 - SECOND;
+        messages.push(expired);
+        store
+            .submit(submission(a, 1, messages, None))
+            .await
+            .unwrap();
+
+        let first = store
+            .claim_due(1, T0 + 10, T0 + 60 * SECOND, 3)
+            .await
+            .unwrap();
+        let mut ids: Vec<i64> = first.iter().map(|c| c.id.get()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, [101, 102, 103], "the earliest due, at most the limit");
+        let rest = store
+            .claim_due(1, T0 + 10, T0 + 60 * SECOND, 10)
+            .await
+            .unwrap();
+        assert_eq!(rest.iter().map(|c| c.id.get()).collect::<Vec<_>>(), [100]);
+        for c in first.iter().chain(&rest) {
+            let i = (c.id.get() - 100) as usize;
+            assert_eq!(c.account, a);
+            assert_eq!(c.body, texts[i], "body of {}", c.id.get());
+            assert_eq!(c.sender, format!("Sender {i}"));
+            assert_eq!(c.to, format!("+42077700000{i}"));
+            assert_eq!(c.encoding, if i == 2 { "ucs2" } else { "gsm7" });
+            assert_eq!(c.parts, 1 + i as u32);
+            assert_eq!(c.price, Money::from_hundredths(90 + i as i64));
+            assert_eq!(c.expires_at, T0 + (3 - i as i64) + 3600 * SECOND);
+            assert_eq!(c.attempts, 1);
+            assert!(!c.device);
+        }
+        assert!(store
+            .claim_due(1, T0 + 20, T0 + 60 * SECOND, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        // A lease that ran out puts the message back; the next claim counts a second attempt.
+        store
+            .recover_expired_leases(T0 + 61 * SECOND)
+            .await
+            .unwrap();
+        let again = store
+            .claim_due(1, T0 + 62 * SECOND, T0 + 120 * SECOND, 10)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 4);
+        assert!(again.iter().all(|c| c.attempts == 2));
+    })
+    .await;
+}
