@@ -762,22 +762,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                 .min()
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let window_open = !is_closing && self.pending.len() < config.window.max(1);
-            // Branches in order; the last, when nothing else is ready, writes out what the
-            // others queued: PDUs that are ready together leave in one write.
+            // Branches in order (timers first, so a busy peer cannot hold them off); the last,
+            // when nothing else is ready, writes out what the others queued: PDUs that are
+            // ready together leave in one write.
             tokio::select! {
                 biased;
                 _ = wait_true(closing), if !is_closing => is_closing = true,
-                Some(req) = recv_request(&mut requests), if window_open => {
-                    if let Err(e) = self.send(req.body, Pending::Request(req.reply)).await {
-                        break End::Lost(e.to_string());
-                    }
-                }
-                Some((seq, status)) = ack_rx.recv() => {
-                    let resp = Pdu::with_status(seq, status, PduBody::DeliverSmResp(Default::default()));
-                    if let Err(e) = self.conn.queue_pdu(&resp).await {
-                        break End::Lost(e.to_string());
-                    }
-                }
                 _ = enquire.tick() => {
                     let outstanding = self.pending.values().any(|p| matches!(p.1, Pending::EnquireLink));
                     if !outstanding {
@@ -789,6 +779,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundSession<'_, S> {
                 _ = sleep_until(deadline) => {
                     if let Some(end) = self.expire() {
                         break end;
+                    }
+                }
+                Some(req) = recv_request(&mut requests), if window_open => {
+                    if let Err(e) = self.send(req.body, Pending::Request(req.reply)).await {
+                        break End::Lost(e.to_string());
+                    }
+                }
+                Some((seq, status)) = ack_rx.recv() => {
+                    let resp = Pdu::with_status(seq, status, PduBody::DeliverSmResp(Default::default()));
+                    if let Err(e) = self.conn.queue_pdu(&resp).await {
+                        break End::Lost(e.to_string());
                     }
                 }
                 read = self.conn.read_pdu() => match read {

@@ -307,14 +307,16 @@ where
         let mut shutting_down = false;
         loop {
             let deadline = self.next_deadline(started, last_rx);
-            // Branches in order; the last, when nothing else is ready, writes out what the
-            // others queued: PDUs that are ready together leave in one write.
+            // Branches in order (timers first, so a busy peer cannot hold them off); the last,
+            // when nothing else is ready, writes out what the others queued: PDUs that are
+            // ready together leave in one write.
             let flow = tokio::select! {
                 biased;
                 _ = shutdown.recv(), if !shutting_down => {
                     shutting_down = true;
                     self.begin_unbind().await
                 }
+                _ = sleep_until(deadline) => self.on_timer(started, last_rx),
                 Some(pdu) = resp_rx.recv() => {
                     self.in_flight -= 1;
                     self.write(&pdu).await
@@ -356,7 +358,6 @@ where
                         }
                     }
                 }
-                _ = sleep_until(deadline) => self.on_timer(started, last_rx),
                 _ = std::future::ready(()), if self.conn.has_unflushed() => self.flush().await,
             };
             if let Flow::Close = flow {
