@@ -77,7 +77,7 @@ impl Msisdn {
             return Err(NumberError::Invalid("contains letters".into()));
         }
         let region = parse_region(default_region)?;
-        if let Some(valid) = canonical_home_number(input, region) {
+        if let Some(valid) = canonical_e164(input, region) {
             return Ok(valid);
         }
         libphonenumber(input, region)
@@ -148,7 +148,7 @@ fn libphonenumber(input: &str, region: country::Id) -> Result<Msisdn, NumberErro
     Msisdn::from_e164(&e164)
 }
 
-/// The numbering plan of one country code, compiled for [`canonical_home_number`]: what
+/// The numbering plan of one country code, compiled for [`canonical_e164`]: what
 /// libphonenumber's `number_type` checks, with our own compiled expressions.
 struct Plan {
     general: Pattern,
@@ -229,6 +229,8 @@ struct FastPath {
 
 static FAST_PATH: LazyLock<FastPath> = LazyLock::new(FastPath::default);
 
+/// The value for `key`, made by `make` the first time (two threads may both make it; the first
+/// stored is kept).
 fn cached<K: std::hash::Hash + Eq + Copy, V: Clone>(
     map: &RwLock<HashMap<K, V>>,
     key: K,
@@ -246,14 +248,15 @@ fn cached<K: std::hash::Hash + Eq + Copy, V: Clone>(
 }
 
 /// The fast path of [`Msisdn::parse`] for what an API client usually sends: a number already in
-/// E.164 (`+` and digits only). libphonenumber takes ~15 µs for it, mostly in its shared regex
-/// cache (a lock around every match); the same checks with expressions compiled here take ~1 µs.
+/// E.164 (`+` and digits only). libphonenumber takes 3.6 µs for it on one thread (criterion
+/// bench `msisdn`), more when threads contend: every match goes through its shared regex cache
+/// behind one lock. The same checks with expressions compiled here take 0.6 µs.
 ///
 /// Answers `Some` only when the number is valid and the slow path would give the same E.164;
 /// everything else (another form, a leading zero, a country code shared by several regions, a
 /// default region with national prefix rules, an invalid number: its error is libphonenumber's)
 /// returns `None` and goes the slow path. `fast_path_agrees_with_libphonenumber` compares both.
-fn canonical_home_number(input: &str, region: country::Id) -> Option<Msisdn> {
+fn canonical_e164(input: &str, region: country::Id) -> Option<Msisdn> {
     let digits = input.strip_prefix('+')?;
     if !(7..=15).contains(&digits.len())
         || !digits.bytes().all(|b| b.is_ascii_digit())
@@ -489,7 +492,7 @@ mod tests {
             let region = parse_region(default).unwrap();
             let mut answered = 0;
             for input in &samples {
-                if let Some(fast) = canonical_home_number(input, region) {
+                if let Some(fast) = canonical_e164(input, region) {
                     answered += 1;
                     assert_eq!(
                         libphonenumber(input, region).as_ref(),
@@ -512,7 +515,7 @@ mod tests {
     #[test]
     fn fast_path_takes_only_canonical_numbers_it_can_answer() {
         let cz = parse_region("CZ").unwrap();
-        let fast = |input| canonical_home_number(input, cz).map(|m| m.0);
+        let fast = |input| canonical_e164(input, cz).map(|m| m.0);
         assert_eq!(fast("+420777123456").as_deref(), Some("+420777123456"));
         assert_eq!(fast("+421905123456").as_deref(), Some("+421905123456"));
         assert_eq!(fast("+4915123456789").as_deref(), Some("+4915123456789"));
@@ -539,7 +542,7 @@ mod tests {
         );
         // A default region with national prefix rules never takes it.
         assert_eq!(
-            canonical_home_number("+421905123456", parse_region("SK").unwrap()),
+            canonical_e164("+421905123456", parse_region("SK").unwrap()),
             None
         );
     }
