@@ -395,30 +395,31 @@ async fn claim_returning(
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-    let mut claimed = Vec::with_capacity(rows.len());
-    let mut marketing = Vec::with_capacity(rows.len());
-    for r in &rows {
-        marketing.push(r.try_get::<i64, _>("marketing")? != 0);
-        claimed.push(Claimed {
-            id: MessageId::new(r.try_get("id")?),
-            account: AccountId::new(r.try_get("account_id")?),
-            to: r.try_get("to_number")?,
-            sender: r.try_get("sender")?,
-            body: r.try_get("body")?,
-            encoding: r.try_get("encoding")?,
-            parts: to_u32(r.try_get("parts")?)?,
-            price: Money::from_hundredths(r.try_get("price_cents")?),
-            expires_at: r.try_get("expires_at")?,
-            attempts: to_u32(r.try_get("attempts")?)?,
-            device: r.try_get::<Option<String>, _>("route")?.as_deref() == Some("device"),
-        });
-    }
-    Ok((claimed, marketing))
+    let due = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("account_id")?,
+                r.try_get("to_number")?,
+                r.try_get("sender")?,
+                r.try_get("body")?,
+                r.try_get("encoding")?,
+                r.try_get("parts")?,
+                r.try_get("price_cents")?,
+                r.try_get("expires_at")?,
+                r.try_get("attempts")?,
+                r.try_get("marketing")?,
+                r.try_get("route")?,
+            ))
+        })
+        .collect::<Result<Vec<DueRow>>>()?;
+    claimed_from(due)
 }
 
-/// One claimed message as the SQLite claim reads it: the columns of [`CLAIM_RETURNING`], in
-/// that order, `attempts` already counting this one.
-type ClaimJson = (
+/// One claimed message as both claims read it: the columns of [`CLAIM_RETURNING`], in that
+/// order, `attempts` already counting this one.
+type DueRow = (
     i64,
     i64,
     String,
@@ -455,7 +456,7 @@ async fn claim_as_json(
     .bind(i64::from(limit))
     .fetch_one(&mut *tx)
     .await?;
-    let rows: Vec<ClaimJson> =
+    let rows: Vec<DueRow> =
         serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if rows.is_empty() {
         return Ok((Vec::new(), Vec::new()));
@@ -479,6 +480,11 @@ async fn claim_as_json(
             rows.len()
         )));
     }
+    claimed_from(rows)
+}
+
+/// The claimed messages and, for each, whether it is commercial.
+fn claimed_from(rows: Vec<DueRow>) -> Result<(Vec<Claimed>, Vec<bool>)> {
     let mut claimed = Vec::with_capacity(rows.len());
     let mut marketing = Vec::with_capacity(rows.len());
     for (id, account, to, sender, body, encoding, parts, price, expires_at, attempts, m, route) in

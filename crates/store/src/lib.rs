@@ -295,10 +295,9 @@ pub(crate) async fn begin_write(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<sqlx::Transaction<'_, Any>> {
     use sqlx::Connection;
-    if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
-        Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
-    } else {
-        Ok(conn.begin().await?)
+    match backend_of(conn) {
+        Backend::Sqlite => Ok(conn.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres => Ok(conn.begin().await?),
     }
 }
 

@@ -99,8 +99,8 @@ fn credential_from_row(r: &AnyRow) -> Result<SmppCredential> {
     })
 }
 
-/// Writes the receipt requests of the accepted submissions that came over SMPP, inside the
-/// writer's transaction.
+/// The receipt requests of the accepted submissions that came over SMPP, as statements of the
+/// writer's batch; returns the rows they add.
 pub(crate) fn push_receipt_requests(
     batch: &mut crate::sql::Batch<'_>,
     subs: &[&crate::Submission],
