@@ -375,6 +375,15 @@ async fn insert_event(conn: &mut sqlx::PgConnection, status: &str) -> i64 {
     id
 }
 
+/// Skims the message events at `at`: where the cursor was and where it may move.
+async fn skim(store: &Store, gaps: &mut GapTracker, at: i64) -> (i64, i64) {
+    let skim = store
+        .skim_feed(FeedSource::MessageEvents, CONSUMER, 100, gaps, at)
+        .await
+        .unwrap();
+    (skim.from, skim.to)
+}
+
 /// PostgreSQL: a transaction that took id N and commits after the one that took N+1 is not
 /// skipped; one that never commits is skipped once the grace period is over.
 #[tokio::test]
@@ -419,30 +428,16 @@ async fn an_out_of_order_commit_is_not_skipped() {
     assert_eq!((batch.from, batch.to), (start, start));
     assert!(batch.events.is_empty());
     // A skim (ids not read when they follow without a gap) stops at the gap too.
-    let skim = store
-        .skim_feed(
-            FeedSource::MessageEvents,
-            CONSUMER,
-            100,
-            &mut grace(),
-            T0 + SECOND,
-        )
-        .await
-        .unwrap();
-    assert_eq!((skim.from, skim.to), (start, start));
+    assert_eq!(
+        skim(&store, &mut grace(), T0 + SECOND).await,
+        (start, start)
+    );
 
     slow_tx.commit().await.unwrap();
-    let skim = store
-        .skim_feed(
-            FeedSource::MessageEvents,
-            CONSUMER,
-            100,
-            &mut grace(),
-            T0 + 2 * SECOND,
-        )
-        .await
-        .unwrap();
-    assert_eq!((skim.from, skim.to), (start, n1));
+    assert_eq!(
+        skim(&store, &mut grace(), T0 + 2 * SECOND).await,
+        (start, n1)
+    );
     let batch = store
         .read_feed(
             FeedSource::MessageEvents,
@@ -493,23 +488,13 @@ async fn an_out_of_order_commit_is_not_skipped() {
     assert!(waiting.events.is_empty());
     let mut skim_gaps = grace();
     for at in [T0 + 10 * SECOND, T0 + 14 * SECOND] {
-        let skim = store
-            .skim_feed(FeedSource::MessageEvents, CONSUMER, 100, &mut skim_gaps, at)
-            .await
-            .unwrap();
-        assert_eq!(skim.to, skim.from, "the skim waits for the rolled-back id");
+        let (from, to) = skim(&store, &mut skim_gaps, at).await;
+        assert_eq!(to, from, "the skim waits for the rolled-back id");
     }
-    let skim = store
-        .skim_feed(
-            FeedSource::MessageEvents,
-            CONSUMER,
-            100,
-            &mut skim_gaps,
-            T0 + 15 * SECOND,
-        )
-        .await
-        .unwrap();
-    assert_eq!(skim.to, after);
+    assert_eq!(
+        skim(&store, &mut skim_gaps, T0 + 15 * SECOND).await.1,
+        after
+    );
     let skipped = store
         .read_feed(
             FeedSource::MessageEvents,
