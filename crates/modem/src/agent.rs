@@ -165,6 +165,9 @@ enum Record {
         id: String,
         reference: u8,
         delivered: bool,
+        /// TP-ST of the report (absent in journals written before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u8>,
     },
     Final {
         id: String,
@@ -194,6 +197,8 @@ struct Entry {
     phase: Phase,
     refs: Vec<u8>,
     parts_done: BTreeMap<u8, bool>,
+    /// TP-ST of the first part reported not delivered.
+    failed_status: Option<u8>,
     delivered: bool,
     error: Option<String>,
     /// The server confirmed the latest report.
@@ -201,6 +206,21 @@ struct Entry {
 }
 
 impl Entry {
+    /// The outcome a sent message's part reports add up to, once they decide it: any part
+    /// not delivered fails the message, every part delivered delivers it.
+    fn settled(&self) -> Option<(bool, Option<String>)> {
+        if self.phase != Phase::Sent || self.refs.is_empty() {
+            return None;
+        }
+        if let Some(status) = self.failed_status {
+            return Some((false, Some(format!("status report: TP-ST 0x{status:02X}"))));
+        }
+        self.refs
+            .iter()
+            .all(|r| self.parts_done.get(r) == Some(&true))
+            .then_some((true, None))
+    }
+
     /// The report that tells the server where this message stands.
     fn report(&self, id: &str) -> DeviceFrame {
         match self.phase {
@@ -227,6 +247,7 @@ struct Journal {
 impl Journal {
     fn open(path: &Path) -> anyhow::Result<Journal> {
         let mut entries = BTreeMap::new();
+        let mut torn = false;
         if let Ok(text) = std::fs::read_to_string(path) {
             for line in text.lines() {
                 // A line cut by a crash is the last one; it is ignored.
@@ -234,12 +255,18 @@ impl Journal {
                     apply(&mut entries, r);
                 }
             }
+            torn = !text.is_empty() && !text.ends_with('\n');
         }
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("opening the journal {}", path.display()))?;
+        if torn {
+            // End the cut line, so that the next record starts a line of its own.
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
         Ok(Journal { file, entries })
     }
 
@@ -272,6 +299,7 @@ fn apply(entries: &mut BTreeMap<String, Entry>, r: Record) {
                 phase: Phase::Assigned,
                 refs: Vec::new(),
                 parts_done: BTreeMap::new(),
+                failed_status: None,
                 delivered: false,
                 error: None,
                 confirmed: false,
@@ -293,9 +321,13 @@ fn apply(entries: &mut BTreeMap<String, Entry>, r: Record) {
             id,
             reference,
             delivered,
+            status,
         } => {
             if let Some(e) = entries.get_mut(&id) {
                 e.parts_done.insert(reference, delivered);
+                if !delivered && e.failed_status.is_none() {
+                    e.failed_status = Some(status.unwrap_or(0xFF));
+                }
             }
         }
         Record::Final {
@@ -430,6 +462,21 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             error: Some(
                 "in doubt: the agent stopped while the modem was sending it; not sent again".into(),
             ),
+        })?;
+    }
+    // A message whose last report was journaled but not its outcome (the agent stopped
+    // between the two appends).
+    let settled: Vec<(String, bool, Option<String>)> = journal
+        .entries
+        .iter()
+        .filter_map(|(id, e)| e.settled().map(|(d, err)| (id.clone(), d, err)))
+        .collect();
+    for (id, delivered, error) in settled {
+        tracing::info!(message_id = %id, delivered, "settled after a restart from its journaled reports");
+        journal.append(Record::Final {
+            id,
+            delivered,
+            error,
         })?;
     }
     let queue = journal
@@ -848,34 +895,37 @@ impl Agent {
         if outcome == Outcome::Pending {
             return None;
         }
-        // The newest message still waiting for a report on this reference.
-        let id = self
-            .journal
-            .entries
+        // The newest message still waiting for a report on this reference; failing that, the
+        // newest whose report on it is journaled but whose outcome is not (the agent stopped
+        // between the two), so that reading the report again finishes it.
+        let sent = |e: &&Entry| e.phase == Phase::Sent && e.refs.contains(&report.reference);
+        let entries = &self.journal.entries;
+        let (id, repeat) = entries
             .iter()
             .rev()
-            .find(|(_, e)| {
-                e.phase == Phase::Sent
-                    && e.refs.contains(&report.reference)
-                    && !e.parts_done.contains_key(&report.reference)
-            })
-            .map(|(id, _)| id.clone())?;
+            .find(|(_, e)| sent(e) && !e.parts_done.contains_key(&report.reference))
+            .map(|(id, _)| (id.clone(), false))
+            .or_else(|| {
+                entries
+                    .iter()
+                    .rev()
+                    .find(|(_, e)| sent(e))
+                    .map(|(id, _)| (id.clone(), true))
+            })?;
         let delivered = outcome == Outcome::Delivered;
         let result = (|| -> anyhow::Result<Option<DeviceFrame>> {
-            self.journal.append(Record::Part {
-                id: id.clone(),
-                reference: report.reference,
-                delivered,
-            })?;
-            let e = &self.journal.entries[&id];
-            if !delivered {
-                let error = format!("status report: TP-ST 0x{:02X}", report.status);
-                return self.finish(&id, false, Some(error)).map(Some);
+            if !repeat {
+                self.journal.append(Record::Part {
+                    id: id.clone(),
+                    reference: report.reference,
+                    delivered,
+                    status: Some(report.status),
+                })?;
             }
-            if e.refs.iter().all(|r| e.parts_done.get(r) == Some(&true)) {
-                return self.finish(&id, true, None).map(Some);
+            match self.journal.entries[&id].settled() {
+                Some((delivered, error)) => self.finish(&id, delivered, error).map(Some),
+                None => Ok(None),
             }
-            Ok(None)
         })();
         result.unwrap_or_else(|e| {
             tracing::error!(error = %e, "journal write failed");
@@ -977,6 +1027,62 @@ mod tests {
                 refs: vec![4]
             }
         );
+        // What is written after the torn line is read back, not glued to it.
+        let mut j = j;
+        j.append(Record::Confirmed { id: "2".into() }).unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert!(j.entries["2"].confirmed);
+    }
+
+    #[test]
+    fn part_reports_settle_a_message_once_they_decide_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        for id in ["1", "2"] {
+            j.append(Record::Assigned {
+                id: id.into(),
+                to: "+420777000111".into(),
+                text: Some("a".into()),
+                ciphertext: None,
+                parts: 2,
+                expires_at_ms: i64::MAX,
+            })
+            .unwrap();
+            j.append(Record::Sent {
+                id: id.into(),
+                refs: vec![4, 5],
+            })
+            .unwrap();
+        }
+        let part = |id: &str, reference, status: u8| Record::Part {
+            id: id.into(),
+            reference,
+            delivered: status == 0,
+            status: Some(status),
+        };
+        j.append(part("1", 4, 0)).unwrap();
+        assert_eq!(j.entries["1"].settled(), None, "one part of two");
+        j.append(part("1", 5, 0)).unwrap();
+        assert_eq!(j.entries["1"].settled(), Some((true, None)));
+        j.append(part("2", 5, 0x41)).unwrap();
+        assert_eq!(
+            j.entries["2"].settled(),
+            Some((false, Some("status report: TP-ST 0x41".into()))),
+            "a part not delivered decides it"
+        );
+        // A journal written before the status was kept still reads.
+        let old = r#"{"k":"part","id":"2","reference":4,"delivered":true}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert!(matches!(r, Record::Part { status: None, .. }));
+        // Once final, nothing is left to settle.
+        j.append(Record::Final {
+            id: "1".into(),
+            delivered: true,
+            error: None,
+        })
+        .unwrap();
+        assert_eq!(j.entries["1"].settled(), None);
     }
 
     #[test]
