@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod secrets;
 pub mod sender;
 pub mod signing;
+pub mod targets;
 
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub struct WebhookConfig {
     pub batch: u32,
     /// Attempts in flight at once.
     pub concurrency: usize,
+    /// Deliver also to loopback, private and link-local addresses ([`targets`]).
+    pub allow_private_targets: bool,
 }
 
 impl WebhookConfig {
@@ -84,6 +87,7 @@ impl Default for WebhookConfig {
             gap_grace: Duration::from_secs(5),
             batch: 500,
             concurrency: 32,
+            allow_private_targets: false,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! tried again after the next wait of the retry schedule, lengthened by a random jitter so
 //! that a receiver coming back is not hit by every retry at once; after the last wait the
 //! delivery is `failed`. Redirects are not followed (a redirect is an answer that is not 2xx).
-//! Every attempt is recorded with its time, duration and status code or error.
+//! Every attempt is recorded with its time, duration and status code or error. Only public
+//! addresses are posted to, unless the deployment allows private ones ([`crate::targets`]).
 //!
 //! A claim holds a delivery for the attempt's timeout plus a margin; a node that dies meanwhile
 //! leaves it to be sent again when the claim lapses, which receivers absorb by deduplicating on
@@ -62,12 +63,15 @@ impl Sender {
         config: WebhookConfig,
         metrics: WebhookMetrics,
     ) -> Result<Self, SenderError> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("apisendsms-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("apisendsms-webhooks/", env!("CARGO_PKG_VERSION")));
+        if !config.allow_private_targets {
+            client = client.dns_resolver(Arc::new(crate::targets::PublicOnly));
+        }
+        let client = client.build()?;
         Ok(Self {
             store,
             key,
@@ -164,6 +168,11 @@ impl Sender {
 
     /// POSTs the payload; the status code, or why there was none.
     async fn post(&self, d: &DueDelivery, secret: &str) -> (Option<u16>, Option<String>) {
+        if !self.config.allow_private_targets {
+            if let Some(why) = crate::targets::refusal(&d.url) {
+                return (None, Some(why));
+            }
+        }
         let timestamp = store::now_us() / 1_000_000;
         let sent = self
             .client
