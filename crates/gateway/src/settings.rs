@@ -127,6 +127,9 @@ pub struct WebhookSettings {
     /// The key file when `secrets_key` is not set (default: `secrets.key` next to the SQLite
     /// database).
     pub key_file: Option<std::path::PathBuf>,
+    /// Deliver also to loopback, private and link-local addresses. Off by default, so that a
+    /// customer's webhook URL cannot make the service reach its own network.
+    pub allow_private_targets: bool,
 }
 
 impl Default for WebhookSettings {
@@ -140,6 +143,7 @@ impl Default for WebhookSettings {
             gap_grace_ms: d.gap_grace.as_millis() as u64,
             concurrency: d.concurrency,
             key_file: None,
+            allow_private_targets: d.allow_private_targets,
         }
     }
 }
@@ -165,6 +169,7 @@ impl WebhookSettings {
             poll: std::time::Duration::from_millis(self.poll_ms.max(1)),
             gap_grace: std::time::Duration::from_millis(self.gap_grace_ms),
             concurrency: self.concurrency.max(1),
+            allow_private_targets: self.allow_private_targets,
             ..webhooks::WebhookConfig::default()
         })
     }

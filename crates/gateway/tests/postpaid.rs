@@ -79,7 +79,7 @@ fn options(backend: Backend) -> Options {
         connectors_toml: Some(
             "[[connectors]]\nkind = \"sim\"\nname = \"sim\"\nreceipt_delay_ms = 20\n\n\
              [[routes]]\nprefix = \"\"\nconnector = \"sim\"\n\n\
-             [webhooks]\nretry_schedule_s = [0.3, 0.3]\npoll_ms = 50\ntimeout_ms = 2000\n"
+             [webhooks]\nretry_schedule_s = [0.3, 0.3]\npoll_ms = 50\ntimeout_ms = 2000\nallow_private_targets = true\n"
                 .into(),
         ),
         ..Options::default()

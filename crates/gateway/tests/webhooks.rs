@@ -116,7 +116,7 @@ fn verify(secret: &str, r: &Received) -> Value {
 }
 
 fn webhooks_toml() -> &'static str {
-    "\n[webhooks]\nretry_schedule_s = [0.3, 0.3]\npoll_ms = 50\ntimeout_ms = 2000\n"
+    "\n[webhooks]\nretry_schedule_s = [0.3, 0.3]\npoll_ms = 50\ntimeout_ms = 2000\nallow_private_targets = true\n"
 }
 
 fn env(backend: Backend) -> Vec<(&'static str, String)> {
@@ -389,6 +389,67 @@ async fn a_failing_receiver_gets_the_delivery_on_the_third_attempt() {
             "{m}"
         );
     }
+}
+
+#[tokio::test]
+async fn by_default_nothing_is_posted_to_the_services_own_network() {
+    let backend = Backend::Sqlite;
+    let (receiver, base) = Receiver::start().await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let app = App::spawn_with(
+        backend,
+        Options {
+            connectors_toml: Some(
+                "[[connectors]]\nkind = \"sim\"\nname = \"sim\"\nreceipt_delay_ms = 20\n\n\
+                 [[routes]]\nprefix = \"\"\nconnector = \"sim\"\n\n\
+                 [webhooks]\nretry_schedule_s = [0.2]\npoll_ms = 50\ntimeout_ms = 2000\n"
+                    .to_owned(),
+            ),
+            env: env(backend),
+            ..Options::default()
+        },
+    )
+    .await;
+    // The same receiver by address and by a name that resolves to loopback only.
+    let (by_ip, _) = create_hook(&app, &format!("{base}/ok"), &["message.status"]).await;
+    let (by_name, _) = create_hook(
+        &app,
+        &format!("http://localhost:{port}/ok"),
+        &["message.status"],
+    )
+    .await;
+    let r = app
+        .post(
+            "/v1/messages",
+            &json!({"to": "+420777123456", "text": "Hi"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+
+    for id in [by_ip, by_name] {
+        let start = Instant::now();
+        let deliveries = loop {
+            let page = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+            let all = page.body["deliveries"].as_array().unwrap().clone();
+            if !all.is_empty() && all.iter().all(|d| d["status"] == "failed") {
+                break all;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{}", page.text);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for d in &deliveries {
+            assert_eq!(d["attempt_count"], 2, "{d}");
+            for a in d["attempts"].as_array().unwrap() {
+                assert!(a["status_code"].is_null(), "{d}");
+                let error = a["error"].as_str().unwrap_or("");
+                assert!(error.contains("not a public address"), "{d}");
+            }
+        }
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "the receiver on loopback was reached"
+    );
 }
 
 #[tokio::test]
