@@ -617,7 +617,7 @@ async fn serve(
         store.clone(),
         ids.clone(),
         settings.keywords.keywords(),
-        ::devices::HubConfig::default(),
+        settings.devices.config()?,
         device_metrics,
     );
     let device_connector = Arc::new(::devices::DeviceConnector::new(hub.clone()));

@@ -57,6 +57,45 @@ pub struct Settings {
     pub keywords: KeywordSettings,
     /// The web site, the customer app and the back office.
     pub web: web::WebSettings,
+    /// Customers' own phones and modems (the device hub).
+    pub devices: DeviceSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// How long a message waits for the device to acknowledge its assignment.
+    pub ack_timeout_ms: u64,
+    /// How often devices send a heartbeat (told to each at connection); three missed ones and
+    /// the device counts as offline.
+    pub heartbeat_s: u32,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        let d = ::devices::HubConfig::default();
+        Self {
+            ack_timeout_ms: d.ack_timeout.as_millis() as u64,
+            heartbeat_s: d.heartbeat_s,
+        }
+    }
+}
+
+impl DeviceSettings {
+    pub fn config(&self) -> anyhow::Result<::devices::HubConfig> {
+        anyhow::ensure!(
+            (1..=3600).contains(&self.heartbeat_s),
+            "devices.heartbeat_s must be between 1 and 3600"
+        );
+        anyhow::ensure!(
+            self.ack_timeout_ms > 0,
+            "devices.ack_timeout_ms must be more than 0"
+        );
+        Ok(::devices::HubConfig {
+            ack_timeout: std::time::Duration::from_millis(self.ack_timeout_ms),
+            heartbeat_s: self.heartbeat_s,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +284,7 @@ impl Default for Settings {
             blacklist_key_file: None,
             keywords: KeywordSettings::default(),
             web: web::WebSettings::default(),
+            devices: DeviceSettings::default(),
         }
     }
 }
@@ -340,6 +380,41 @@ mod tests {
             assert_eq!(s.dispatch.workers, 3);
             assert_eq!(s.routes[0].prefix, "420");
             assert_eq!(s.http.port(), 8080);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_device_hub_is_set_from_the_file_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[devices]\nheartbeat_s = 5\nack_timeout_ms = 2500\n",
+            )?;
+            jail.set_env("APISENDSMS_DEVICES__HEARTBEAT_S", "7");
+            let hub = Settings::load(Some(Path::new("c.toml")))
+                .expect("settings")
+                .devices
+                .config()
+                .expect("hub settings");
+            assert_eq!(hub.heartbeat_s, 7);
+            assert_eq!(hub.ack_timeout, std::time::Duration::from_millis(2500));
+            let d = ::devices::HubConfig::default();
+            let defaults = Settings::default().devices.config().unwrap();
+            assert_eq!(
+                (defaults.heartbeat_s, defaults.ack_timeout),
+                (d.heartbeat_s, d.ack_timeout)
+            );
+            jail.clear_env();
+            for bad in [
+                "heartbeat_s = 0",
+                "heartbeat_s = 3601",
+                "ack_timeout_ms = 0",
+            ] {
+                jail.create_file("bad.toml", &format!("[devices]\n{bad}\n"))?;
+                let s = Settings::load(Some(Path::new("bad.toml"))).expect("it reads");
+                assert!(s.devices.config().is_err(), "{bad} accepted");
+            }
             Ok(())
         });
     }
