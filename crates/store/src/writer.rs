@@ -225,7 +225,17 @@ impl WriterConn {
 async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<Op>) {
     let mut pending = std::mem::take(ops).into_iter();
     let mut finishes: Vec<Finish> = Vec::new();
+    let started = Instant::now();
+    let n_ops = pending.len();
     let outcome = run_round(conn, group, &mut pending, &mut finishes).await;
+    // How long the one serial step of every write took, and for how much work
+    // (`APISENDSMS_LOG=store::writer=debug`).
+    tracing::debug!(
+        us = started.elapsed().as_micros() as u64,
+        submissions = group.len(),
+        ops = n_ops,
+        "round"
+    );
     match outcome {
         Ok(decided) => {
             for finish in finishes {
