@@ -112,6 +112,8 @@ pub struct CustomerRow {
     pub reserved: Money,
     pub created_at: i64,
     pub users: i64,
+    /// When the customer's contract ended (the account is closed); `None` while it runs.
+    pub contract_ended_at: Option<i64>,
 }
 
 /// A row of the staff audit log.
@@ -784,6 +786,7 @@ impl Store {
         let pattern = format!("%{}%", query.unwrap_or("").to_lowercase());
         let sql = format!(
             "SELECT a.id, a.name, a.email, a.balance_cents, a.reserved_cents, a.created_at, \
+             a.contract_ended_at, \
              (SELECT COUNT(*) FROM web_users u WHERE u.account_id = a.id) AS users \
              FROM accounts a WHERE LOWER(a.email) LIKE $1 OR LOWER(a.name) LIKE $1 \
              ORDER BY a.id DESC LIMIT {}",
@@ -803,6 +806,7 @@ impl Store {
                     reserved: Money::from_hundredths(r.try_get("reserved_cents")?),
                     created_at: r.try_get("created_at")?,
                     users: r.try_get("users")?,
+                    contract_ended_at: r.try_get("contract_ended_at")?,
                 })
             })
             .collect()
