@@ -263,6 +263,18 @@ test("back office: staff only, and staff views are audited", async () => {
   assert.equal(denied.status(), 403);
   server.cli("users", "set-role", "--email", email, "--role", "support");
   await visit(page, "/admin/?q=example.cz", "40-admin-customers");
+  // Ending a customer's contract takes a reason; the row then offers to renew it.
+  const former = `former.${Date.now()}@example.cz`;
+  const created = JSON.parse(server.cli("accounts", "create", "--email", former, "--name", "Bývalý zákazník"));
+  await visit(page, `/admin/?q=${encodeURIComponent(former)}`, null);
+  const row = page.getByRole("row", { name: new RegExp(former.replace(/[.]/g, "\\.")) });
+  await row.locator("[data-contract=running]").waitFor();
+  await row.getByRole("textbox", { name: "Důvod ukončení" }).fill("výpověď zákazníka");
+  await Promise.all([page.waitForNavigation(), row.getByRole("button", { name: "Ukončit smlouvu" }).click()]);
+  await page.locator(".notice", { hasText: "Smlouva je ukončena" }).waitFor();
+  await visit(page, `/admin/?q=${encodeURIComponent(former)}`, "44-admin-contract-ended");
+  await page.getByRole("row", { name: new RegExp(former.replace(/[.]/g, "\\.")) }).locator("[data-contract=ended]").waitFor();
+  await page.locator(`form[action='/admin/customers/${created.account_id}/reopen']`).waitFor();
   await visit(page, "/admin/messages?to=%2B420777123456", "41-admin-messages");
   assert.ok(await page.locator("tbody tr").count() >= 1);
   await visit(page, "/admin/connectors", "42-admin-connectors");

@@ -871,7 +871,7 @@ async fn contract_end_starts_former_customer_retention() {
                 .is_empty(),
             "nothing stored"
         );
-        for i in 1..4 {
+        for i in 1..3 {
             cli_json(
                 &app,
                 &[
@@ -884,6 +884,51 @@ async fn contract_end_starts_former_customer_retention() {
                 ],
             );
         }
+        // Staff end Dita's contract in the back office, with the reason; a customer cannot.
+        let mut support = sign_up_staff(&app, &store, "support").await;
+        let dita = users[3].1.account;
+        let close = format!("/admin/customers/{}/close", account(3));
+        let r = users[3].0.post(&close, &[("reason", "výpověď")]).await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        let r = support.post(&close, &[("reason", "  ")]).await;
+        assert_eq!(r.location.as_deref(), Some("/admin/?error=reason"));
+        assert!(store.contract_ended_at(dita).await.unwrap().is_none());
+        let page = support.get("/admin/").await;
+        assert!(
+            page.body.contains(&format!("action=\"{close}\"")),
+            "{}",
+            page.body
+        );
+        let r = support.post(&close, &[("reason", "výpověď")]).await;
+        assert_eq!(r.location.as_deref(), Some("/admin/?done=closed"));
+        assert!(store.contract_ended_at(dita).await.unwrap().is_some());
+        let r = support.post(&close, &[("reason", "znovu")]).await;
+        assert_eq!(r.location.as_deref(), Some("/admin/?error=state"));
+        let page = support.get("/admin/?done=closed").await;
+        assert!(
+            page.body.contains(&format!(
+                "action=\"/admin/customers/{}/reopen\"",
+                account(3)
+            )),
+            "{}",
+            page.body
+        );
+        let actor: String = {
+            use sqlx::Row;
+            sqlx::query(
+                "SELECT actor FROM audit_log WHERE action = 'contract.end' AND subject = $1",
+            )
+            .bind(format!("account:{}", account(3)))
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .get("actor")
+        };
+        assert_eq!(actor, "support@operator.example");
+        assert_eq!(
+            audited(&db, "contract.end", &format!("account:{}", account(3))).await[0].0,
+            "výpověď"
+        );
         let out = app.cli(&[
             "accounts",
             "close",
@@ -893,17 +938,22 @@ async fn contract_end_starts_former_customer_retention() {
             "znovu",
         ]);
         assert!(!out.status.success(), "closed already");
-        cli_json(
-            &app,
-            &[
-                "accounts",
-                "reopen",
-                "--account",
-                &account(3),
-                "--reason",
-                "nová smlouva",
-            ],
-        );
+        let r = support
+            .post(
+                &format!("/admin/customers/{}/reopen", account(3)),
+                &[("reason", "nová smlouva")],
+            )
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/admin/?done=reopened"));
+        let out = app.cli(&[
+            "accounts",
+            "reopen",
+            "--account",
+            &account(3),
+            "--reason",
+            "znovu",
+        ]);
+        assert!(!out.status.success(), "open already");
         assert!(store
             .contract_ended_at(users[3].1.account)
             .await

@@ -1,11 +1,12 @@
-//! The back office for staff (each page needs a duty of the role, see `ctx::Duty`): customers, message search across
+//! The back office for staff (each page needs a duty of the role, see `ctx::Duty`): customers
+//! (and ending or renewing a customer's contract, with the reason), message search across
 //! accounts, the connectors' live state, and the audit log. Every view of personal data is
 //! recorded in the audit log (`audit_log`, hash-chained) before it is shown (clause 12).
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use domain::AccountId;
 use maud::html;
 use serde::Deserialize;
@@ -22,6 +23,8 @@ pub fn routes() -> Router<WebState> {
             "/admin",
             get(|| async { axum::response::Redirect::permanent("/admin/") }),
         )
+        .route("/admin/customers/{id}/close", post(close_account))
+        .route("/admin/customers/{id}/reopen", post(reopen_account))
         .route("/admin/messages", get(messages))
         .route("/admin/connectors", get(connectors))
         .route("/admin/audit", get(audit))
@@ -30,6 +33,10 @@ pub fn routes() -> Router<WebState> {
 #[derive(Deserialize)]
 pub struct SearchQuery {
     q: Option<String>,
+    /// What the last action did: `closed`, `reopened`.
+    done: Option<String>,
+    /// Why it did nothing: `reason`, `state`.
+    error: Option<String>,
 }
 
 async fn customers(
@@ -66,6 +73,16 @@ async fn customers(
         @if masked {
             (layout::notice("error", l.t("Zpracování údajů některých zákazníků je omezeno (čl. 18 GDPR): jejich údaje vidí jen pověřenec pro ochranu osobních údajů.", "Processing of some customers' data is restricted (Art. 18 GDPR): only the data protection officer sees their data.")))
         }
+        @match q.done.as_deref() {
+            Some("closed") => { (layout::notice("ok", l.t("Smlouva je ukončena: klíče API účtu jsou zneplatněny a běží lhůty uchování pro bývalé zákazníky.", "The contract has ended: the account's API keys are revoked and the former-customer retention periods run."))) }
+            Some("reopened") => { (layout::notice("ok", l.t("Smlouva znovu běží. Nové klíče API si zákazník vytvoří sám.", "The contract runs again. The customer creates new API keys."))) }
+            _ => {}
+        }
+        @match q.error.as_deref() {
+            Some("reason") => { (layout::notice("error", l.t("Uveďte důvod; zapíše se do auditního záznamu.", "Give the reason; it goes into the audit log."))) }
+            Some("state") => { (layout::notice("error", l.t("Nic se nezměnilo: smlouva už byla v tomto stavu, nebo záznam zákazníka byl po uplynutí lhůty smazán.", "Nothing changed: the contract was already in that state, or the customer's record was erased at the end of its retention period."))) }
+            _ => {}
+        }
         form class="filters" method="get" action="/admin/" {
             (field("q", l.t("E-mail nebo název", "E-mail or name"), html! { input type="search" id="q" name="q" value=(query.unwrap_or("")); }, None))
             button type="submit" { (l.t("Hledat", "Search")) }
@@ -77,19 +94,21 @@ async fn customers(
                     th scope="col" { (l.t("Účet", "Account")) } th scope="col" { (l.t("Název", "Name")) } th scope="col" { "E-mail" }
                     th scope="col" { (l.t("Kredit", "Credit")) } th scope="col" { (l.t("Rezervováno", "Reserved")) }
                     th scope="col" { (l.t("Uživatelé webu", "Web users")) } th scope="col" { (l.t("Založen", "Created")) }
+                    th scope="col" { (l.t("Smlouva", "Contract")) }
                 } }
                 tbody {
                     @for c in &rows {
                         @if restricted.contains(&c.account) {
                             tr data-restricted=(c.account) {
                                 td { (c.account) }
-                                td colspan="6" { (l.t("Zpracování omezeno – údaje vidí jen pověřenec.", "Processing restricted – only the DPO sees the data.")) }
+                                td colspan="7" { (l.t("Zpracování omezeno – údaje vidí jen pověřenec.", "Processing restricted – only the DPO sees the data.")) }
                             }
                         } @else {
                             tr {
                                 td { (c.account) } td { (c.name) } td { (c.email) }
                                 td { (c.balance.to_string()) } td { (c.reserved.to_string()) }
                                 td { (c.users) } td { (prague::format(c.created_at)) }
+                                td { (contract_cell(&ctx, c)) }
                             }
                         }
                     }
@@ -98,6 +117,97 @@ async fn customers(
         }
     };
     Ok(ctx.html(layout::page(&ctx, Area::Staff, title, body)))
+}
+
+/// The contract's state and the form that ends it (or renews an ended one), with the reason.
+fn contract_cell(ctx: &Ctx, c: &store::CustomerRow) -> maud::Markup {
+    let l = ctx.lang;
+    let (action, label, button) = match c.contract_ended_at {
+        None => (
+            "close",
+            l.t("Důvod ukončení", "Reason for ending"),
+            l.t("Ukončit smlouvu", "End the contract"),
+        ),
+        Some(_) => (
+            "reopen",
+            l.t("Důvod obnovení", "Reason for renewing"),
+            l.t("Obnovit smlouvu", "Renew the contract"),
+        ),
+    };
+    let id = format!("reason-{}-{action}", c.account);
+    html! {
+        @match c.contract_ended_at {
+            None => { span data-contract="running" { (l.t("běží", "running")) } }
+            Some(at) => { span data-contract="ended" { (l.t("ukončena ", "ended ")) (prague::format(at)) } }
+        }
+        form class="inline" method="post" action=(ctx.app_link(&format!("/admin/customers/{}/{action}", c.account))) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            input type="text" id=(id) name="reason" required maxlength="500" placeholder=(label) aria-label=(label);
+            button type="submit" { (button) }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ContractForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/customers/{id}/close`: ends the customer's contract now (as the customer can,
+/// and the command line), with the reason and the staff member in the audit log.
+async fn close_account(
+    state: State<WebState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Form(f): Form<ContractForm>,
+) -> Result<Response, WebError> {
+    change_contract(state, ctx, id, f, true).await
+}
+
+/// `POST /admin/customers/{id}/reopen`: the contract runs again.
+async fn reopen_account(
+    state: State<WebState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Form(f): Form<ContractForm>,
+) -> Result<Response, WebError> {
+    change_contract(state, ctx, id, f, false).await
+}
+
+async fn change_contract(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    id: i64,
+    f: ContractForm,
+    close: bool,
+) -> Result<Response, WebError> {
+    let staff = ctx.require_duty(Duty::Customers)?;
+    ctx.check_csrf(&f.csrf)?;
+    let reason: String = f.reason.trim().chars().take(500).collect();
+    if reason.is_empty() {
+        return Ok(ctx.redirect(&ctx.app_link("/admin/?error=reason")));
+    }
+    let account = AccountId::new(id);
+    let now = store::now_us();
+    let changed = if close {
+        state
+            .store()
+            .close_account(account, &staff.email, &reason, now)
+            .await?
+    } else {
+        state
+            .store()
+            .reopen_account(account, &staff.email, &reason, now)
+            .await?
+    };
+    let to = match (changed, close) {
+        (false, _) => "/admin/?error=state",
+        (true, true) => "/admin/?done=closed",
+        (true, false) => "/admin/?done=reopened",
+    };
+    Ok(ctx.redirect(&ctx.app_link(to)))
 }
 
 #[derive(Deserialize)]
