@@ -206,16 +206,13 @@ pub(crate) async fn ledger_entry(
         reference.to_owned(),
         now,
     );
-    if batch.execute(conn).await? != 2 {
-        return Err(StoreError::Corrupt(format!(
-            "ledger entry for unknown account {account}"
-        )));
-    }
-    Ok(())
+    batch
+        .execute_checked(conn, &format!("the ledger entry of account {account}"))
+        .await
 }
 
-/// [`ledger_entry`] as two statements of `batch`, changing two rows (one if the account is
-/// unknown: callers compare the batch's count).
+/// [`ledger_entry`] as two statements of `batch`, expected to change two rows (one if the
+/// account is unknown).
 pub(crate) fn push_ledger_entry(
     batch: &mut crate::sql::Batch<'_>,
     account: AccountId,
@@ -249,5 +246,6 @@ pub(crate) fn push_ledger_entry(
         ))
         .bind(available_delta)
         .bind(reserved_delta)
-        .bind(account.get());
+        .bind(account.get())
+        .expect(2);
 }

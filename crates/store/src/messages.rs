@@ -353,17 +353,14 @@ pub(crate) async fn insert_event_rows(
     rows: &[EventRow<'_>],
 ) -> Result<()> {
     let mut batch = crate::sql::Batch::new(backend);
-    push_event_rows(&mut batch, backend, rows);
-    batch.execute(conn).await?;
-    Ok(())
+    push_event_rows(&mut batch, rows);
+    batch.execute_checked(conn, "the status events").await
 }
 
-/// [`insert_event_rows`] as statements of `batch` (one row changed per event).
-pub(crate) fn push_event_rows(
-    batch: &mut crate::sql::Batch<'_>,
-    backend: crate::Backend,
-    rows: &[EventRow<'_>],
-) {
+/// [`insert_event_rows`] as statements of `batch` (one row added per event).
+pub(crate) fn push_event_rows(batch: &mut crate::sql::Batch<'_>, rows: &[EventRow<'_>]) {
+    let backend = batch.backend();
+    batch.expect(rows.len() as u64);
     for chunk in rows.chunks(1000) {
         batch.push(&format!(
             "INSERT INTO message_events (message_id, status, reason, at) VALUES {}",

@@ -100,17 +100,18 @@ fn credential_from_row(r: &AnyRow) -> Result<SmppCredential> {
 }
 
 /// The receipt requests of the accepted submissions that came over SMPP, as statements of the
-/// writer's batch; returns the rows they add.
+/// writer's batch.
 pub(crate) fn push_receipt_requests(
     batch: &mut crate::sql::Batch<'_>,
     subs: &[&crate::Submission],
-) -> u64 {
+) {
     let backend = batch.backend();
     let rows: Vec<(&crate::Submission, &SmppOrigin, MessageId)> = subs
         .iter()
         .filter_map(|s| s.smpp.as_ref().map(|o| (*s, o)))
         .flat_map(|(s, o)| s.messages.iter().map(move |m| (s, o, m.id)))
         .collect();
+    batch.expect(rows.len() as u64);
     for chunk in rows.chunks(500) {
         batch.push(&format!(
             "INSERT INTO smpp_receipts (message_id, credential_id, mode, source_addr, dest_addr, submitted_at) VALUES {}",
@@ -126,7 +127,6 @@ pub(crate) fn push_receipt_requests(
                 .bind(s.now);
         }
     }
-    rows.len() as u64
 }
 
 impl Store {

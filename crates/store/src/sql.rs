@@ -65,6 +65,8 @@ pub(crate) struct Batch<'q> {
     args: AnyArguments<'q>,
     /// The first value that could not be encoded.
     error: Option<sqlx::error::BoxDynError>,
+    /// The rows the statements should change together ([`Batch::expect`]).
+    expected: u64,
 }
 
 impl<'q> Batch<'q> {
@@ -75,6 +77,7 @@ impl<'q> Batch<'q> {
             sql: String::new(),
             args: AnyArguments::default(),
             error: None,
+            expected: 0,
         }
     }
 
@@ -107,6 +110,26 @@ impl<'q> Batch<'q> {
 
     pub(crate) fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Counts `rows` more that the statements pushed should change (checked by
+    /// [`Batch::execute_checked`]).
+    pub(crate) fn expect(&mut self, rows: u64) -> &mut Self {
+        self.expected += rows;
+        self
+    }
+
+    /// [`Batch::execute`], failing unless the statements changed the rows they were expected
+    /// to (a row they update was missing): `what` names the writes in the error.
+    pub(crate) async fn execute_checked(self, conn: &mut AnyConnection, what: &str) -> Result<()> {
+        let expected = self.expected;
+        let changed = self.execute(conn).await?;
+        if changed != expected {
+            return Err(StoreError::Corrupt(format!(
+                "{what} changed {changed} rows, not {expected}"
+            )));
+        }
+        Ok(())
     }
 
     /// Runs the statements in order; the rows they changed, all together.
@@ -188,7 +211,11 @@ mod tests {
                 .bind(1_i64)
                 .bind(2_i64)
                 .bind(3_i64);
-            assert_eq!(batch.execute(&mut conn).await.unwrap(), 2 + 1 + 2);
+            batch.expect(2 + 1 + 2);
+            batch
+                .execute_checked(&mut conn, "the test's writes")
+                .await
+                .unwrap();
             let got: Vec<(i64, String, i64)> =
                 sqlx::query("SELECT id, name, balance_cents FROM accounts ORDER BY id")
                     .fetch_all(&mut *conn)
@@ -201,6 +228,24 @@ mod tests {
                 got,
                 [(1, "A".to_owned(), 7), (2, "B first".to_owned(), 7)],
                 "{backend:?}"
+            );
+            // Fewer rows changed than expected (no account 9) fails it, naming the writes.
+            let mut short = Batch::new(backend);
+            short
+                .push(&format!(
+                    "UPDATE accounts SET name = 'x' WHERE id = {}",
+                    param(backend, 1)
+                ))
+                .bind(9_i64)
+                .expect(1);
+            let err = short
+                .execute_checked(&mut conn, "the renaming")
+                .await
+                .unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("the renaming changed 0 rows, not 1"),
+                "{err}"
             );
             // A failing statement fails the batch.
             let mut bad = Batch::new(backend);
