@@ -74,6 +74,12 @@ pub struct Receipt {
     pub reason: Option<String>,
 }
 
+/// Both claims' update of the messages they take, followed by the subquery of their ids
+/// (`$4` there: the limit on PostgreSQL, the JSON list of ids on SQLite).
+const CLAIM_SET: &str =
+    "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, \
+     attempts = attempts + 1, updated_at = $3 WHERE id IN";
+
 const CLAIM_RETURNING: &str =
     "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts, marketing, route";
 
@@ -384,8 +390,7 @@ async fn claim_returning(
     limit: u32,
 ) -> Result<(Vec<Claimed>, Vec<bool>)> {
     let sql = format!(
-        "UPDATE messages SET status = 'sending', claimed_by = $1, claimed_until = $2, attempts = attempts + 1, \
-         updated_at = $3 WHERE id IN (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
+        "{CLAIM_SET} (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') \
          AND due_at <= $3 AND expires_at > $3 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) {CLAIM_RETURNING}"
     );
     let rows = sqlx::query(&sql)
@@ -463,17 +468,14 @@ async fn claim_as_json(
     }
     let ids = serde_json::to_string(&rows.iter().map(|r| r.0).collect::<Vec<_>>())
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let updated = sqlx::query(
-        "UPDATE messages SET status = 'sending', claimed_by = ?, claimed_until = ?, \
-         attempts = attempts + 1, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(node)
-    .bind(lease_until)
-    .bind(now)
-    .bind(ids)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let updated = sqlx::query(&format!("{CLAIM_SET} (SELECT value FROM json_each($4))"))
+        .bind(node)
+        .bind(lease_until)
+        .bind(now)
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if updated != rows.len() as u64 {
         return Err(StoreError::Corrupt(format!(
             "claimed {updated} of {} due messages",
