@@ -23,8 +23,7 @@ pub fn routes() -> Router<WebState> {
             "/admin",
             get(|| async { axum::response::Redirect::permanent("/admin/") }),
         )
-        .route("/admin/customers/{id}/close", post(close_account))
-        .route("/admin/customers/{id}/reopen", post(reopen_account))
+        .route("/admin/customers/{id}/{action}", post(change_contract))
         .route("/admin/messages", get(messages))
         .route("/admin/connectors", get(connectors))
         .route("/admin/audit", get(audit))
@@ -155,34 +154,20 @@ pub struct ContractForm {
     reason: String,
 }
 
-/// `POST /admin/customers/{id}/close`: ends the customer's contract now (as the customer can,
-/// and the command line), with the reason and the staff member in the audit log.
-async fn close_account(
-    state: State<WebState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    Form(f): Form<ContractForm>,
-) -> Result<Response, WebError> {
-    change_contract(state, ctx, id, f, true).await
-}
-
-/// `POST /admin/customers/{id}/reopen`: the contract runs again.
-async fn reopen_account(
-    state: State<WebState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    Form(f): Form<ContractForm>,
-) -> Result<Response, WebError> {
-    change_contract(state, ctx, id, f, false).await
-}
-
+/// `POST /admin/customers/{id}/close` ends the customer's contract now (as the customer can,
+/// and the command line); `.../reopen` lets an ended one run again. The reason and the staff
+/// member go into the audit log.
 async fn change_contract(
     State(state): State<WebState>,
     ctx: Ctx,
-    id: i64,
-    f: ContractForm,
-    close: bool,
+    Path((id, action)): Path<(i64, String)>,
+    Form(f): Form<ContractForm>,
 ) -> Result<Response, WebError> {
+    let close = match action.as_str() {
+        "close" => true,
+        "reopen" => false,
+        _ => return Err(WebError::NotFound),
+    };
     let staff = ctx.require_duty(Duty::Customers)?;
     ctx.check_csrf(&f.csrf)?;
     let reason: String = f.reason.trim().chars().take(500).collect();
