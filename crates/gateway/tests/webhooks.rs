@@ -128,6 +128,21 @@ fn env(backend: Backend) -> Vec<(&'static str, String)> {
     env
 }
 
+/// The webhook's deliveries once `done` holds for them (30 s at most).
+async fn deliveries_when(app: &App, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let page = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let all = page.body["deliveries"].as_array().unwrap();
+        if done(all) {
+            return all.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", page.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn create_hook(app: &App, url: &str, events: &[&str]) -> (String, String) {
     let r = app
         .post("/v1/webhooks", &json!({"url": url, "events": events}))
@@ -261,18 +276,11 @@ async fn status_changes_and_inbound_messages_arrive_signed() {
         assert!(got.iter().all(|r| r.path == "/ok"));
 
         // The deliveries, each delivered at the first attempt.
-        let start = Instant::now();
-        let page = loop {
-            let page = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
-            assert_eq!(page.status, 200, "{}", page.text);
-            let all = page.body["deliveries"].as_array().unwrap();
-            if all.len() == 4 && all.iter().all(|d| d["status"] == "delivered") {
-                break page;
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "{}", page.text);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        for d in page.body["deliveries"].as_array().unwrap() {
+        let deliveries = deliveries_when(&app, &id, |all| {
+            all.len() == 4 && all.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
+        for d in &deliveries {
             assert_eq!(d["attempt_count"], 1, "{d}");
             assert_eq!(d["attempts"][0]["status_code"], 204, "{d}");
         }
@@ -339,16 +347,10 @@ async fn a_failing_receiver_gets_the_delivery_on_the_third_attempt() {
             .await;
         assert_eq!(r.status, 202, "{}", r.text);
 
-        let start = Instant::now();
-        let deliveries = loop {
-            let page = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
-            let all = page.body["deliveries"].as_array().unwrap().clone();
-            if all.len() == 3 && all.iter().all(|d| d["status"] == "delivered") {
-                break all;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "{}", page.text);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let deliveries = deliveries_when(&app, &id, |all| {
+            all.len() == 3 && all.iter().all(|d| d["status"] == "delivered")
+        })
+        .await;
         for d in &deliveries {
             assert_eq!(d["attempt_count"], 3, "{d}");
             let codes: Vec<&Value> = d["attempts"]
@@ -427,16 +429,10 @@ async fn by_default_nothing_is_posted_to_the_services_own_network() {
     assert_eq!(r.status, 202, "{}", r.text);
 
     for id in [by_ip, by_name] {
-        let start = Instant::now();
-        let deliveries = loop {
-            let page = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
-            let all = page.body["deliveries"].as_array().unwrap().clone();
-            if !all.is_empty() && all.iter().all(|d| d["status"] == "failed") {
-                break all;
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "{}", page.text);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let deliveries = deliveries_when(&app, &id, |all| {
+            !all.is_empty() && all.iter().all(|d| d["status"] == "failed")
+        })
+        .await;
         for d in &deliveries {
             assert_eq!(d["attempt_count"], 2, "{d}");
             for a in d["attempts"].as_array().unwrap() {
