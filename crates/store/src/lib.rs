@@ -21,6 +21,7 @@ mod bank;
 mod billing;
 mod blacklist;
 mod campaigns;
+mod checkpoint;
 mod contacts;
 mod contracts;
 mod credit;
@@ -185,6 +186,7 @@ impl Store {
                 // keeps SQLite's default size: every commit scans the cache's hash table
                 // (`pcache1TruncateUnsafe`), and with a 64 MiB cache that scan took 8% of the
                 // write connection's time; the pages it reads are in the OS's cache anyway.
+                // The checkpointer copies its log into the database file beside it.
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
@@ -212,7 +214,10 @@ impl Store {
                             Ok(())
                         })
                     })
-                    .connect_lazy_with(options);
+                    .connect_lazy_with(options.clone());
+                if !url.contains(":memory:") {
+                    checkpoint::spawn(options, write.clone());
+                }
                 (write, read)
             }
             Backend::Postgres => {
