@@ -84,6 +84,35 @@ const CLAIM_RETURNING: &str =
     "RETURNING id, account_id, to_number, sender, body, encoding, parts, price_cents, expires_at, attempts, marketing, route";
 
 impl Store {
+    /// From now on, messages that may be sent at once are claimed for `node` by the group
+    /// commit that stores them and come out of the returned queue after their commit, instead
+    /// of waiting for [`Store::claim_due`] (which still takes everything else: scheduled
+    /// messages, retries, device routes, and fresh messages while this queue is full).
+    /// `capacity` counts groups. A message still in the queue when the node stops is
+    /// `sending` for this node, like any claimed one: [`Store::requeue_in_doubt`] puts it back.
+    /// From then on the store also wakes `wake` when it stored messages due now that it did not
+    /// hand over, so that the dispatcher claims them.
+    pub async fn hand_off_fresh(
+        &self,
+        node: i64,
+        lease: std::time::Duration,
+        capacity: usize,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Result<tokio::sync::mpsc::Receiver<Vec<Claimed>>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let lease_us = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+        self.writer
+            .send(crate::writer::Job::HandOff(crate::writer::HandOff {
+                node,
+                lease_us,
+                tx,
+                wake,
+            }))
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(rx)
+    }
+
     /// Claims up to `limit` due messages for this node until `lease_until`.
     pub async fn claim_due(
         &self,
@@ -130,98 +159,27 @@ impl Store {
     }
 
     /// Applies kept receipts whose messages are now known; drops those older than `drop_before`.
+    /// Runs in the writer's round, like the receipts themselves.
     pub async fn match_pending_receipts(&self, now: i64, drop_before: i64) -> Result<usize> {
-        let rows = sqlx::query(
-            "SELECT p.connector, p.smsc_id, p.status, p.reason FROM pending_receipts p \
-             JOIN messages m ON m.connector = p.connector AND m.smsc_id = p.smsc_id LIMIT 1000",
-        )
-        .fetch_all(&self.write)
-        .await?;
-        let mut receipts = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let status: String = r.try_get("status")?;
-            receipts.push(Receipt {
-                connector: r.try_get("connector")?,
-                smsc_id: r.try_get("smsc_id")?,
-                status: status
-                    .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-                reason: r.try_get("reason")?,
-            });
-        }
-        let applied = self.apply_receipts(&receipts, now).await?;
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        for chunk in receipts.chunks(UPDATE_CHUNK) {
-            let sql = format!(
-                "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
-                sql::rows(self.backend, 1, chunk.len(), 2)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let dropped = sqlx::query("DELETE FROM pending_receipts WHERE received_at < $1")
-            .bind(drop_before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let backend = self.backend;
+        let (applied, dropped) = self
+            .write_op(crate::Durability::Relaxed, move |tx| {
+                Box::pin(async move { match_pending_in(backend, tx, now, drop_before).await })
+            })
+            .await?;
         if dropped > 0 {
             tracing::warn!(dropped, "dropped delivery receipts that matched no message");
         }
-        tx.commit().await?;
         Ok(applied)
     }
 
     /// Ends messages whose validity ran out before they were sent, releasing their price.
     pub async fn expire_due(&self, now: i64, limit: u32) -> Result<usize> {
-        const REASON: &str = "validity period ended before sending";
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let rows = sqlx::query(
-            "UPDATE messages SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id IN \
-             (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') AND expires_at <= $2 LIMIT $3) \
-             RETURNING id, account_id, price_cents",
-        )
-        .bind(REASON)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut releases: HashMap<i64, i64> = HashMap::new();
-        let mut ids = Vec::with_capacity(rows.len());
-        for r in &rows {
-            ids.push(r.try_get::<i64, _>("id")?);
-            *releases.entry(r.try_get("account_id")?).or_default() +=
-                r.try_get::<i64, _>("price_cents")?;
-        }
-        insert_events(
-            &mut tx,
-            self.backend,
-            &ids,
-            MessageStatus::Expired,
-            Some(REASON),
-            now,
-        )
-        .await?;
-        for (account, amount) in releases {
-            if amount > 0 {
-                ledger_entry(
-                    &mut tx,
-                    AccountId::new(account),
-                    "release",
-                    amount,
-                    -amount,
-                    "messages expired",
-                    now,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(ids.len())
+        let backend = self.backend;
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move { expire_due_in(backend, tx, now, limit).await })
+        })
+        .await
     }
 
     /// After a restart: this node's messages left in `sending` go back to the queue at once.
@@ -246,34 +204,18 @@ impl Store {
         .await
     }
 
-    async fn requeue_where(&self, cond: &str, arg: i64, now: i64, reason: &str) -> Result<usize> {
-        let sql = format!(
-            "UPDATE messages SET status = 'queued', status_reason = $2, claimed_by = NULL, claimed_until = NULL, \
-             updated_at = $3 WHERE status = 'sending' AND {cond} RETURNING id"
-        );
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let rows = sqlx::query(&sql)
-            .bind(arg)
-            .bind(reason)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        let ids = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        insert_events(
-            &mut tx,
-            self.backend,
-            &ids,
-            MessageStatus::Queued,
-            Some(reason),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(ids.len())
+    async fn requeue_where(
+        &self,
+        cond: &'static str,
+        arg: i64,
+        now: i64,
+        reason: &'static str,
+    ) -> Result<usize> {
+        let backend = self.backend;
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move { requeue_where_in(backend, tx, cond, arg, now, reason).await })
+        })
+        .await
     }
 
     /// Counts of messages by status, for metrics and tests.
@@ -535,73 +477,13 @@ async fn record_results_in(
             SendResult::Failed { .. } => failed.push(result),
         }
     }
-    let mut changed: Vec<i64> = Vec::with_capacity(results.len());
-    for chunk in sent.chunks(UPDATE_CHUNK) {
-        let sql = update_from_values(
-            backend,
-            "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
-                 claimed_until = NULL",
-            chunk.len(),
-            3,
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for r in chunk {
-            if let SendResult::Sent {
-                id,
-                connector,
-                smsc_id,
-                ..
-            } = r
-            {
-                q = q
-                    .bind(id.get())
-                    .bind(connector.as_str())
-                    .bind(smsc_id.as_str());
-            }
+    let changed = match backend {
+        Backend::Postgres => {
+            update_returning(backend, &mut *tx, &sent, &retry, &failed, now).await?
         }
-        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-    }
-    for chunk in retry.chunks(UPDATE_CHUNK) {
-        let sql = update_from_values(
-            backend,
-            "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
-                 claimed_until = NULL",
-            chunk.len(),
-            3,
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for r in chunk {
-            if let SendResult::Retry {
-                id,
-                reason,
-                retry_at,
-            } = r
-            {
-                q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
-            }
-        }
-        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-    }
-    for chunk in failed.chunks(UPDATE_CHUNK) {
-        let sql = update_from_values(
-            backend,
-            "status = v.column2, status_reason = v.column3, claimed_until = NULL",
-            chunk.len(),
-            3,
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for r in chunk {
-            if let SendResult::Failed {
-                id, status, reason, ..
-            } = r
-            {
-                q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
-            }
-        }
-        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
-    }
+        Backend::Sqlite => update_as_json(&mut *tx, &sent, &retry, &failed, now).await?,
+    };
     // One charge and one release entry per account, accounts in the order first seen.
-    let changed: std::collections::HashSet<i64> = changed.into_iter().collect();
     let mut charges: Vec<(AccountId, i64, u32)> = Vec::new();
     let mut releases: Vec<(AccountId, i64, u32)> = Vec::new();
     let mut events: Vec<EventRow<'_>> = Vec::with_capacity(changed.len());
@@ -663,6 +545,180 @@ async fn record_results_in(
         .await
 }
 
+/// The results' updates on PostgreSQL, each returning the ids it changed.
+async fn update_returning(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    sent: &[&SendResult],
+    retry: &[&SendResult],
+    failed: &[&SendResult],
+    now: i64,
+) -> Result<HashSet<i64>> {
+    let mut changed: HashSet<i64> = HashSet::with_capacity(sent.len() + retry.len() + failed.len());
+    for chunk in sent.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = 'sent', status_reason = NULL, connector = v.column2, smsc_id = v.column3, \
+             claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Sent {
+                id,
+                connector,
+                smsc_id,
+                ..
+            } = r
+            {
+                q = q
+                    .bind(id.get())
+                    .bind(connector.as_str())
+                    .bind(smsc_id.as_str());
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    for chunk in retry.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = 'queued', status_reason = v.column2, due_at = v.column3, claimed_by = NULL, \
+             claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Retry {
+                id,
+                reason,
+                retry_at,
+            } = r
+            {
+                q = q.bind(id.get()).bind(reason.as_str()).bind(*retry_at);
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    for chunk in failed.chunks(UPDATE_CHUNK) {
+        let sql = update_from_values(
+            backend,
+            "status = v.column2, status_reason = v.column3, claimed_until = NULL",
+            chunk.len(),
+            3,
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            if let SendResult::Failed {
+                id, status, reason, ..
+            } = r
+            {
+                q = q.bind(id.get()).bind(status.as_str()).bind(reason.as_str());
+            }
+        }
+        changed.extend(returned_ids(q.fetch_all(&mut *tx).await?)?);
+    }
+    Ok(changed)
+}
+
+/// The results' updates on SQLite, as one multi-statement query: first the ids still `sending`
+/// (one JSON value), then one update per kind of result, its rows read from a JSON parameter.
+/// Nothing is returned row by row (`RETURNING`): SQLite's driver hands each returned row over
+/// from the connection's thread on its own, and for eighty rows that cost more than the
+/// update. The writer holds the write lock, so nothing changes between the read and the
+/// updates. The statements keep one shape whatever the number of rows, so they stay prepared.
+async fn update_as_json(
+    tx: &mut AnyConnection,
+    sent: &[&SendResult],
+    retry: &[&SendResult],
+    failed: &[&SendResult],
+    now: i64,
+) -> Result<HashSet<i64>> {
+    let json = |rows: Vec<serde_json::Value>| {
+        serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    let ids: Vec<serde_json::Value> = sent
+        .iter()
+        .chain(retry)
+        .chain(failed)
+        .map(|r| match r {
+            SendResult::Sent { id, .. }
+            | SendResult::Retry { id, .. }
+            | SendResult::Failed { id, .. } => id.get().into(),
+        })
+        .collect();
+    let mut sql = String::from(
+        "SELECT json_group_array(id) FROM messages \
+         WHERE id IN (SELECT value FROM json_each(?)) AND status = 'sending'",
+    );
+    let mut args = vec![json(ids)?];
+    let mut update = |set: &str, rows: Vec<serde_json::Value>| -> Result<()> {
+        if !rows.is_empty() {
+            sql.push_str(&format!(
+                ";\nUPDATE messages SET {set}, updated_at = ? FROM json_each(?) AS v \
+                 WHERE messages.id = v.value ->> 0 AND messages.status = 'sending'"
+            ));
+            args.push(json(rows)?);
+        }
+        Ok(())
+    };
+    update(
+        "status = 'sent', status_reason = NULL, connector = v.value ->> 1, \
+         smsc_id = v.value ->> 2, claimed_until = NULL",
+        sent.iter()
+            .filter_map(|r| match r {
+                SendResult::Sent {
+                    id,
+                    connector,
+                    smsc_id,
+                    ..
+                } => Some(serde_json::json!([id.get(), connector, smsc_id])),
+                _ => None,
+            })
+            .collect(),
+    )?;
+    update(
+        "status = 'queued', status_reason = v.value ->> 1, due_at = v.value ->> 2, \
+         claimed_by = NULL, claimed_until = NULL",
+        retry
+            .iter()
+            .filter_map(|r| match r {
+                SendResult::Retry {
+                    id,
+                    reason,
+                    retry_at,
+                } => Some(serde_json::json!([id.get(), reason, retry_at])),
+                _ => None,
+            })
+            .collect(),
+    )?;
+    update(
+        "status = v.value ->> 1, status_reason = v.value ->> 2, claimed_until = NULL",
+        failed
+            .iter()
+            .filter_map(|r| match r {
+                SendResult::Failed {
+                    id, status, reason, ..
+                } => Some(serde_json::json!([id.get(), status.as_str(), reason])),
+                _ => None,
+            })
+            .collect(),
+    )?;
+    let mut args = args.into_iter();
+    let mut q = sqlx::query(&sql).bind(args.next());
+    for rows in args {
+        q = q.bind(now).bind(rows);
+    }
+    // All of it, not only the first row: fetching one would stop before the updates.
+    let rows = q.fetch_all(&mut *tx).await?;
+    let ids: String = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("no ids read back".into()))?
+        .try_get(0)?;
+    serde_json::from_str(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 /// [`Store::apply_receipts`] inside the writer's transaction.
 async fn apply_receipts_in(
     backend: Backend,
@@ -676,31 +732,10 @@ async fn apply_receipts_in(
         .iter()
         .filter(|r| seen.insert((r.connector.as_str(), r.smsc_id.as_str())))
         .collect();
-    let mut matched: HashMap<(String, String), i64> = HashMap::with_capacity(receipts.len());
-    for chunk in receipts.chunks(UPDATE_CHUNK) {
-        let sql = format!(
-                "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = {} \
-                 FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
-                 AND messages.status IN ('sent', 'sending') \
-                 RETURNING messages.id, messages.connector, messages.smsc_id",
-                sql::param(backend, 1),
-                sql::rows(backend, 2, chunk.len(), 4)
-            );
-        let mut q = sqlx::query(&sql).bind(now);
-        for r in chunk {
-            q = q
-                .bind(r.connector.as_str())
-                .bind(r.smsc_id.as_str())
-                .bind(r.status.as_str())
-                .bind(r.reason.as_deref());
-        }
-        for row in q.fetch_all(&mut *tx).await? {
-            matched.insert(
-                (row.try_get("connector")?, row.try_get("smsc_id")?),
-                row.try_get("id")?,
-            );
-        }
-    }
+    let matched = match backend {
+        Backend::Postgres => receipts_returning(backend, &mut *tx, &receipts, now).await?,
+        Backend::Sqlite => receipts_as_json(&mut *tx, &receipts, now).await?,
+    };
     let mut events: Vec<EventRow<'_>> = Vec::with_capacity(matched.len());
     let mut unmatched: Vec<&Receipt> = Vec::new();
     for r in &receipts {
@@ -753,4 +788,222 @@ async fn apply_receipts_in(
     let changed = events.len();
     insert_event_rows(&mut *tx, backend, &events).await?;
     Ok(changed)
+}
+
+/// Which message each receipt's (connector, carrier id) names.
+type Matched = HashMap<(String, String), i64>;
+
+/// The receipts' updates on PostgreSQL, returning the messages they changed.
+async fn receipts_returning(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    receipts: &[&Receipt],
+    now: i64,
+) -> Result<Matched> {
+    let mut matched: Matched = HashMap::with_capacity(receipts.len());
+    for chunk in receipts.chunks(UPDATE_CHUNK) {
+        let sql = format!(
+            "UPDATE messages SET status = v.column3, status_reason = v.column4, updated_at = {} \
+             FROM (VALUES {}) AS v WHERE messages.connector = v.column1 AND messages.smsc_id = v.column2 \
+             AND messages.status IN ('sent', 'sending') \
+             RETURNING messages.id, messages.connector, messages.smsc_id",
+            sql::param(backend, 1),
+            sql::rows(backend, 2, chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for r in chunk {
+            q = q
+                .bind(r.connector.as_str())
+                .bind(r.smsc_id.as_str())
+                .bind(r.status.as_str())
+                .bind(r.reason.as_deref());
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            matched.insert(
+                (row.try_get("connector")?, row.try_get("smsc_id")?),
+                row.try_get("id")?,
+            );
+        }
+    }
+    Ok(matched)
+}
+
+/// The receipts' updates on SQLite: the messages they name and may still change, read as one
+/// JSON value, then one update whose rows come from a JSON parameter; one multi-statement
+/// query, for the reasons given at [`update_as_json`].
+async fn receipts_as_json(
+    tx: &mut AnyConnection,
+    receipts: &[&Receipt],
+    now: i64,
+) -> Result<Matched> {
+    let rows: Vec<serde_json::Value> = receipts
+        .iter()
+        .map(|r| serde_json::json!([r.connector, r.smsc_id, r.status.as_str(), r.reason]))
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let read = sqlx::query(
+        "SELECT json_group_array(json_array(m.id, m.connector, m.smsc_id)) \
+         FROM json_each(?) AS v JOIN messages m \
+         ON m.connector = v.value ->> 0 AND m.smsc_id = v.value ->> 1 \
+         WHERE m.status IN ('sent', 'sending');
+         UPDATE messages SET status = v.value ->> 2, status_reason = v.value ->> 3, updated_at = ? \
+         FROM json_each(?) AS v WHERE messages.connector = v.value ->> 0 \
+         AND messages.smsc_id = v.value ->> 1 AND messages.status IN ('sent', 'sending')",
+    )
+    .bind(rows.as_str())
+    .bind(now)
+    .bind(rows.as_str())
+    // All of it, not only the first row: fetching one would stop before the update.
+    .fetch_all(&mut *tx)
+    .await?;
+    let json: String = read
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("no receipts read back".into()))?
+        .try_get(0)?;
+    let found: Vec<(i64, String, String)> =
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(found
+        .into_iter()
+        .map(|(id, connector, smsc_id)| ((connector, smsc_id), id))
+        .collect())
+}
+
+/// [`Store::expire_due`] inside the writer's transaction.
+async fn expire_due_in(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    now: i64,
+    limit: u32,
+) -> Result<usize> {
+    const REASON: &str = "validity period ended before sending";
+    let rows = sqlx::query(
+        "UPDATE messages SET status = 'expired', status_reason = $1, updated_at = $2 WHERE id IN \
+         (SELECT id FROM messages WHERE status IN ('queued', 'scheduled') AND expires_at <= $2 LIMIT $3) \
+         RETURNING id, account_id, price_cents",
+    )
+    .bind(REASON)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut releases: HashMap<i64, i64> = HashMap::new();
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        ids.push(r.try_get::<i64, _>("id")?);
+        *releases.entry(r.try_get("account_id")?).or_default() +=
+            r.try_get::<i64, _>("price_cents")?;
+    }
+    insert_events(
+        &mut *tx,
+        backend,
+        &ids,
+        MessageStatus::Expired,
+        Some(REASON),
+        now,
+    )
+    .await?;
+    for (account, amount) in releases {
+        if amount > 0 {
+            ledger_entry(
+                &mut *tx,
+                AccountId::new(account),
+                "release",
+                amount,
+                -amount,
+                "messages expired",
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(ids.len())
+}
+
+/// [`Store::requeue_in_doubt`] and [`Store::recover_expired_leases`] inside the writer's
+/// transaction.
+async fn requeue_where_in(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    cond: &str,
+    arg: i64,
+    now: i64,
+    reason: &str,
+) -> Result<usize> {
+    let sql = format!(
+        "UPDATE messages SET status = 'queued', status_reason = $2, claimed_by = NULL, claimed_until = NULL, \
+         updated_at = $3 WHERE status = 'sending' AND {cond} RETURNING id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(arg)
+        .bind(reason)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    insert_events(
+        &mut *tx,
+        backend,
+        &ids,
+        MessageStatus::Queued,
+        Some(reason),
+        now,
+    )
+    .await?;
+    Ok(ids.len())
+}
+
+/// [`Store::match_pending_receipts`] inside the writer's transaction: the kept receipts whose
+/// message is now known (read from the kept ones, so that the work follows their number and
+/// not the number of messages), applied and forgotten; then those too old. Returns how many
+/// messages changed and how many receipts were dropped.
+async fn match_pending_in(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    now: i64,
+    drop_before: i64,
+) -> Result<(usize, u64)> {
+    let rows = sqlx::query(
+        "SELECT p.connector, p.smsc_id, p.status, p.reason FROM pending_receipts p \
+         WHERE EXISTS (SELECT 1 FROM messages m WHERE m.connector = p.connector \
+         AND m.smsc_id = p.smsc_id) LIMIT 1000",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut receipts = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status: String = r.try_get("status")?;
+        receipts.push(Receipt {
+            connector: r.try_get("connector")?,
+            smsc_id: r.try_get("smsc_id")?,
+            status: status
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+            reason: r.try_get("reason")?,
+        });
+    }
+    let applied = if receipts.is_empty() {
+        0
+    } else {
+        apply_receipts_in(backend, &mut *tx, &receipts, now).await?
+    };
+    for chunk in receipts.chunks(UPDATE_CHUNK) {
+        let sql = format!(
+            "DELETE FROM pending_receipts WHERE (connector, smsc_id) IN (VALUES {})",
+            sql::rows(backend, 1, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(r.connector.as_str()).bind(r.smsc_id.as_str());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    let dropped = sqlx::query("DELETE FROM pending_receipts WHERE received_at < $1")
+        .bind(drop_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok((applied, dropped))
 }

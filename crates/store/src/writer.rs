@@ -27,6 +27,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
+use crate::dispatch::Claimed;
 use crate::messages::{push_event_rows, EventRow, Submission, SubmitOutcome};
 use crate::sql::Batch;
 use crate::{sql, Backend, Durability, Result, StoreError};
@@ -36,6 +37,29 @@ use crate::{sql, Backend, Durability, Result, StoreError};
 pub(crate) enum Job {
     Submit(SubmitJob),
     Op(Op),
+    /// From now on, hand fresh messages to this dispatcher ([`Store::hand_off_fresh`]).
+    HandOff(HandOff),
+}
+
+/// Where the writer hands the messages it may claim at once: those of its submissions that
+/// are due now, go to a carrier and are not blocked. They are stored `sending`, claimed by
+/// `node` as a claim would, and given to the dispatcher after the commit, so nobody reads
+/// them back from the database to send them. When the dispatcher's queue is full they are
+/// stored `queued` as before, for its claims.
+pub(crate) struct HandOff {
+    pub node: i64,
+    /// How long the claim holds, in microseconds.
+    pub lease_us: i64,
+    pub tx: mpsc::Sender<Vec<Claimed>>,
+    /// Woken when a group stored messages due now that it did not hand over.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// A group's claim of its fresh messages: the node and the end of the lease.
+#[derive(Clone, Copy)]
+struct Direct {
+    node: i64,
+    claimed_until: i64,
 }
 
 pub(crate) struct SubmitJob {
@@ -142,6 +166,7 @@ async fn run(backend: Backend, pool: AnyPool, max_group: usize, mut rx: mpsc::Re
     let mut group: Vec<SubmitJob> = Vec::with_capacity(max_group);
     let mut ops: Vec<Op> = Vec::new();
     let mut conn = WriterConn::new(backend, pool);
+    let mut hand_off: Option<HandOff> = None;
     loop {
         let first = match rx.try_recv() {
             Ok(job) => job,
@@ -160,6 +185,7 @@ async fn run(backend: Backend, pool: AnyPool, max_group: usize, mut rx: mpsc::Re
             match job {
                 Job::Submit(s) => group.push(s),
                 Job::Op(op) => ops.push(op),
+                Job::HandOff(h) => hand_off = Some(h),
             }
             if group.len() < max_group && ops.len() < MAX_OPS {
                 next = rx.try_recv().ok();
@@ -168,7 +194,7 @@ async fn run(backend: Backend, pool: AnyPool, max_group: usize, mut rx: mpsc::Re
         if conn.held_longer_than(HOLD_AT_MOST) {
             conn.release();
         }
-        round(&mut conn, &mut group, &mut ops).await;
+        round(&mut conn, &mut group, &mut ops, hand_off.as_ref()).await;
     }
     conn.release();
 }
@@ -222,12 +248,30 @@ impl WriterConn {
 }
 
 /// Runs one round: the operations and the group in one transaction; answers everyone.
-async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<Op>) {
+async fn round(
+    conn: &mut WriterConn,
+    group: &mut Vec<SubmitJob>,
+    ops: &mut Vec<Op>,
+    hand_off: Option<&HandOff>,
+) {
     let mut pending = std::mem::take(ops).into_iter();
     let mut finishes: Vec<Finish> = Vec::new();
     let started = Instant::now();
     let n_ops = pending.len();
-    let outcome = run_round(conn, group, &mut pending, &mut finishes).await;
+    // A place in the dispatcher's queue is taken before the group claims anything, so that
+    // what it claims is always handed over.
+    let permit = match hand_off {
+        Some(h) if !group.is_empty() => h.tx.try_reserve().ok().map(|permit| {
+            let direct = Direct {
+                node: h.node,
+                claimed_until: crate::now_us().saturating_add(h.lease_us),
+            };
+            (permit, direct)
+        }),
+        _ => None,
+    };
+    let direct = permit.as_ref().map(|(_, d)| *d);
+    let outcome = run_round(conn, group, &mut pending, &mut finishes, direct).await;
     // How long the one serial step of every write took, and for how much work
     // (`APISENDSMS_LOG=store::writer=debug`).
     tracing::debug!(
@@ -242,13 +286,25 @@ async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<
                 finish(Ok(()));
             }
             match decided {
-                Some(decided) => {
+                Some((decided, claimed, left_due)) => {
+                    if let Some((permit, _)) = permit {
+                        if !claimed.is_empty() {
+                            permit.send(claimed);
+                        }
+                    }
+                    if left_due {
+                        wake(hand_off);
+                    }
                     for (job, d) in group.drain(..).zip(decided) {
                         let _ = job.reply.send(Ok(d));
                     }
                 }
                 // The operations committed; the submissions failed together: each alone.
-                None => one_by_one(conn, group).await,
+                None => {
+                    drop(permit);
+                    one_by_one(conn, group).await;
+                    wake(hand_off);
+                }
             }
         }
         Err(err) => {
@@ -262,7 +318,9 @@ async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<
             }
             if group.len() > 1 {
                 tracing::warn!(error = %err, size = group.len(), "group commit failed; committing one by one");
+                drop(permit);
                 one_by_one(conn, group).await;
+                wake(hand_off);
             } else if let Some(job) = group.pop() {
                 let _ = job.reply.send(Err(err));
             }
@@ -274,7 +332,8 @@ async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<
         group: &[SubmitJob],
         pending: &mut std::vec::IntoIter<Op>,
         finishes: &mut Vec<Finish>,
-    ) -> Result<Option<Vec<Decided>>> {
+        direct: Option<Direct>,
+    ) -> Result<Option<Written>> {
         let backend = conn.backend;
         let durability = durability_of(group, pending.as_slice());
         let conn = conn.get(durability).await?;
@@ -294,16 +353,23 @@ async fn round(conn: &mut WriterConn, group: &mut Vec<SubmitJob>, ops: &mut Vec<
             }
         }
         let decided = if group.is_empty() {
-            Some(Vec::new())
+            Some((Vec::new(), Vec::new(), false))
         } else {
             let subs: Vec<(&Submission, &[String])> = group
                 .iter()
                 .map(|j| (&j.submission, j.hashes.as_slice()))
                 .collect();
-            group_in_savepoint(backend, &mut tx, open, &subs).await?
+            group_in_savepoint(backend, &mut tx, open, &subs, direct).await?
         };
         tx.commit().await?;
         Ok(decided)
+    }
+}
+
+/// Tells the dispatcher that messages wait in the database.
+fn wake(hand_off: Option<&HandOff>) {
+    if let Some(h) = hand_off {
+        h.wake.notify_one();
     }
 }
 
@@ -323,18 +389,19 @@ async fn group_in_savepoint(
     conn: &mut AnyConnection,
     mut open: Option<&str>,
     subs: &[(&Submission, &[String])],
-) -> Result<Option<Vec<Decided>>> {
+    direct: Option<Direct>,
+) -> Result<Option<Written>> {
     for _ in 0..KEY_RACE_RETRIES {
         savepoint(&mut *conn, open.take(), "submissions").await?;
         open = Some("submissions");
-        let written = write_group(backend, conn, subs).await;
+        let written = write_group(backend, conn, subs, direct).await;
         if !matches!(written, Ok(Some(_))) {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT submissions")
                 .execute(&mut *conn)
                 .await?;
         }
         match written {
-            Ok(Some(decided)) => return Ok(Some(decided)),
+            Ok(Some(written)) => return Ok(Some(written)),
             // Another writer inserted one of the keys: decide again with the new keys.
             Ok(None) => continue,
             Err(err) => {
@@ -378,7 +445,8 @@ async fn commit_group(
     let conn = writer.get(Durability::Full).await?;
     for _ in 0..KEY_RACE_RETRIES {
         let mut tx = crate::begin_write(conn).await?;
-        if let Some(outcomes) = write_group(backend, &mut tx, subs).await? {
+        // Alone, the messages are stored `queued` for the dispatcher's claims.
+        if let Some((outcomes, _, _)) = write_group(backend, &mut tx, subs, None).await? {
             tx.commit().await?;
             return Ok(outcomes);
         }
@@ -398,13 +466,19 @@ struct Reserve<'a> {
     total: i64,
 }
 
+/// Each submission's outcome, the messages the group claimed for the dispatcher, and whether
+/// it stored others due now (`queued`) for the dispatcher's claims.
+type Written = (Vec<Decided>, Vec<Claimed>, bool);
+
 /// Decides and writes the group; `None` when another writer inserted one of the group's
-/// idempotency keys meanwhile (the caller rolls back and tries again).
+/// idempotency keys meanwhile (the caller rolls back and tries again). With `direct`, the
+/// messages that may be sent at once are stored claimed and returned.
 async fn write_group(
     backend: Backend,
     conn: &mut AnyConnection,
     group: &[(&Submission, &[String])],
-) -> Result<Option<Vec<Decided>>> {
+    direct: Option<Direct>,
+) -> Result<Option<Written>> {
     let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
     let subs = subs.as_slice();
     let mut known_keys = existing_keys(backend, conn, subs).await?;
@@ -479,13 +553,13 @@ async fn write_group(
     // The rest returns nothing: one batch, whose count of changed rows is checked whole.
     let mut batch = Batch::new(backend);
     reserve_credit(&mut batch, &reserves);
-    insert_messages(&mut batch, &accepted);
+    let (claimed, left_due) = insert_messages(&mut batch, &accepted, direct);
     let accepted: Vec<&Submission> = accepted.iter().map(|(s, _)| *s).collect();
     crate::smpp::push_receipt_requests(&mut batch, &accepted);
     batch
         .execute_checked(conn, "a group's writes (an account gone?)")
         .await?;
-    Ok(Some(outcomes))
+    Ok(Some((outcomes, claimed, left_due)))
 }
 
 /// Which messages of each submission are blocked: one Blacklist lookup for the whole group and,
@@ -702,19 +776,34 @@ fn reserve_credit(batch: &mut Batch<'_>, reserves: &[Reserve<'_>]) {
     }
 }
 
-const COLS: usize = 20;
+const COLS: usize = 23;
 const ROWS_PER_INSERT: usize = 500;
 
-/// The messages and their first status as statements of `batch`.
-fn insert_messages<'q>(batch: &mut Batch<'q>, subs: &[(&'q Submission, &'q Blocked)]) {
+/// Whether a message may be claimed by its own group: due now, to a carrier, not blocked.
+fn claimable(s: &Submission, m: &crate::NewMessage, blocked: Option<BlockReason>) -> bool {
+    blocked.is_none()
+        && m.status == MessageStatus::Queued
+        && m.due_at <= s.now
+        && m.expires_at > s.now
+        && s.device.is_none()
+}
+
+/// The messages and their first status as statements of `batch`; with `direct`, those that
+/// are [`claimable`] are stored claimed (`sending`, after their `queued` event) and returned,
+/// with whether others due now were stored `queued`.
+fn insert_messages<'q>(
+    batch: &mut Batch<'q>,
+    subs: &[(&'q Submission, &'q Blocked)],
+    direct: Option<Direct>,
+) -> (Vec<Claimed>, bool) {
     let backend = batch.backend();
-    let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>)> = subs
+    let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>, bool)> = subs
         .iter()
         .flat_map(|(s, b)| {
-            s.messages
-                .iter()
-                .zip(b.iter())
-                .map(move |(m, b)| (*s, m, *b))
+            s.messages.iter().zip(b.iter()).map(move |(m, b)| {
+                let claim = direct.is_some() && claimable(s, m, *b);
+                (*s, m, *b, claim)
+            })
         })
         .collect();
     batch.expect(rows.len() as u64);
@@ -722,14 +811,16 @@ fn insert_messages<'q>(batch: &mut Batch<'q>, subs: &[(&'q Submission, &'q Block
         batch.push(&format!(
             "INSERT INTO messages (id, account_id, submission_id, to_number, sender, body, encoding, parts, \
              price_cents, status, status_reason, client_ref, scheduled_at, due_at, expires_at, created_at, \
-             updated_at, marketing, route, ciphertext) VALUES {}",
+             updated_at, marketing, route, ciphertext, attempts, claimed_by, claimed_until) VALUES {}",
             sql::rows(backend, 1, chunk.len(), COLS)
         ));
-        for (s, m, blocked) in chunk {
+        for (s, m, blocked, claim) in chunk {
             let (price, status) = match blocked {
+                None if *claim => (m.price.hundredths(), MessageStatus::Sending),
                 None => (m.price.hundredths(), m.status),
                 Some(_) => (0, MessageStatus::Blocked),
             };
+            let claimed = direct.filter(|_| *claim);
             batch
                 .bind(m.id.get())
                 .bind(s.account.get())
@@ -755,17 +846,41 @@ fn insert_messages<'q>(batch: &mut Batch<'q>, subs: &[(&'q Submission, &'q Block
                         .as_ref()
                         .and_then(|d| d.ciphertext.as_deref())
                         .filter(|_| blocked.is_none()),
-                );
+                )
+                .bind(i64::from(claimed.is_some()))
+                .bind(claimed.map(|d| d.node))
+                .bind(claimed.map(|d| d.claimed_until));
         }
     }
-    let events: Vec<EventRow<'_>> = rows
-        .iter()
-        .map(|(s, m, blocked)| match blocked {
-            None => (m.id.get(), m.status, None, s.now),
-            Some(b) => (m.id.get(), MessageStatus::Blocked, Some(b.text()), s.now),
-        })
-        .collect();
+    let mut events: Vec<EventRow<'_>> = Vec::with_capacity(rows.len());
+    let mut claimed = Vec::new();
+    let mut left_due = false;
+    for (s, m, blocked, claim) in &rows {
+        left_due |=
+            !*claim && blocked.is_none() && m.status == MessageStatus::Queued && m.due_at <= s.now;
+        match blocked {
+            None => events.push((m.id.get(), m.status, None, s.now)),
+            Some(b) => events.push((m.id.get(), MessageStatus::Blocked, Some(b.text()), s.now)),
+        }
+        if *claim {
+            events.push((m.id.get(), MessageStatus::Sending, None, s.now));
+            claimed.push(Claimed {
+                id: m.id,
+                account: s.account,
+                to: m.to.clone(),
+                sender: m.sender.clone(),
+                body: m.body.clone(),
+                encoding: m.encoding.to_owned(),
+                parts: m.parts,
+                price: m.price,
+                expires_at: m.expires_at,
+                attempts: 1,
+                device: false,
+            });
+        }
+    }
     push_event_rows(batch, &events);
+    (claimed, left_due)
 }
 
 #[cfg(test)]
@@ -956,6 +1071,95 @@ mod tests {
                 SubmitOutcome::Accepted,
                 "{backend:?}"
             );
+            store.close().await;
+        }
+    }
+
+    /// A group claims its fresh messages for the dispatcher that asked: stored `sending` for
+    /// its node and handed over after the commit. When the dispatcher's queue is full they are
+    /// stored `queued` and the dispatcher is woken to claim them; a scheduled message is left
+    /// for the claims. A message handed over and never sent comes back at the node's restart.
+    #[tokio::test]
+    async fn fresh_messages_are_claimed_by_their_commit_and_handed_over() {
+        use std::sync::Arc;
+        use std::time::Duration;
+        for backend in backends().await {
+            let (_db, store, a) = store_with_account(backend).await;
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let mut fresh = store
+                .hand_off_fresh(7, Duration::from_secs(60), 1, wake.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                store.submit(submission(a, 1, 1)).await.unwrap(),
+                SubmitOutcome::Accepted
+            );
+            let group = fresh.try_recv().expect("handed over once committed");
+            assert_eq!(group.len(), 1);
+            assert_eq!((group[0].id, group[0].attempts), (MessageId::new(1), 1));
+            assert_eq!(group[0].body, "hello");
+            let m = store
+                .get_message(a, MessageId::new(1))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(m.status, MessageStatus::Sending);
+            let history: Vec<MessageStatus> = store
+                .message_events(MessageId::new(1))
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.status)
+                .collect();
+            assert_eq!(history, [MessageStatus::Queued, MessageStatus::Sending]);
+            assert!(
+                store.claim_due(8, T0, T0 + 1, 10).await.unwrap().is_empty(),
+                "a claim does not take a message handed over"
+            );
+
+            // The queue holds one group: the next is handed over, the one after is queued.
+            store.submit(submission(a, 2, 2)).await.unwrap();
+            store.submit(submission(a, 3, 3)).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), wake.notified())
+                .await
+                .expect("the dispatcher is woken for the queued message");
+            let queued = store
+                .get_message(a, MessageId::new(3))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(queued.status, MessageStatus::Queued);
+            let claimed = store.claim_due(8, T0, T0 + 1, 10).await.unwrap();
+            assert_eq!(claimed.iter().map(|c| c.id.get()).collect::<Vec<_>>(), [3]);
+
+            // Scheduled: not handed over, nobody woken.
+            let mut later = submission(a, 4, 4);
+            later.messages[0].status = MessageStatus::Scheduled;
+            later.messages[0].scheduled_at = Some(T0 + 60_000_000);
+            later.messages[0].due_at = T0 + 60_000_000;
+            store.submit(later).await.unwrap();
+            let scheduled = store
+                .get_message(a, MessageId::new(4))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(scheduled.status, MessageStatus::Scheduled);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(100), wake.notified())
+                    .await
+                    .is_err(),
+                "nothing due was queued"
+            );
+
+            // Message 2 waits in the queue; the node stops before sending it.
+            let waiting = fresh.try_recv().expect("message 2 handed over");
+            assert_eq!(waiting[0].id, MessageId::new(2));
+            assert_eq!(store.requeue_in_doubt(7, T0).await.unwrap(), 2);
+            let again = store.claim_due(8, T0, T0 + 1, 10).await.unwrap();
+            let mut ids: Vec<i64> = again.iter().map(|c| c.id.get()).collect();
+            ids.sort_unstable();
+            assert_eq!(ids, [1, 2]);
+            assert!(store.ledger_consistent(a).await.unwrap());
             store.close().await;
         }
     }
