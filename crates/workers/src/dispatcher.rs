@@ -9,7 +9,7 @@ use domain::routing::RouteTable;
 use domain::MessageStatus;
 use futures::StreamExt;
 use store::{Claimed, SendResult, Store};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::connector::{Connector, Delivery, OutboundMessage};
@@ -61,6 +61,9 @@ pub struct Dispatcher {
     metrics: WorkerMetrics,
     /// The channel of messages routed to the account's own devices.
     devices: Option<Arc<dyn Connector>>,
+    /// Messages the store's writer claimed for this node as it stored them
+    /// ([`Store::hand_off_fresh`]), shared by the workers running [`Dispatcher::run`].
+    fresh: tokio::sync::Mutex<Option<mpsc::Receiver<Vec<Claimed>>>>,
 }
 
 impl Dispatcher {
@@ -82,7 +85,25 @@ impl Dispatcher {
             config,
             metrics,
             devices: None,
+            fresh: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Asks the store to claim fresh messages for this dispatcher as it stores them (up to
+    /// `capacity` groups waiting), so that [`Dispatcher::run`] sends them without claiming them
+    /// from the database first. The store then wakes `wake` (the one given to `run`) when it
+    /// queued messages due now for a claim.
+    pub async fn take_fresh_messages(
+        &self,
+        capacity: usize,
+        wake: Arc<Notify>,
+    ) -> Result<(), store::StoreError> {
+        let rx = self
+            .store
+            .hand_off_fresh(self.config.node, self.config.lease, capacity, wake)
+            .await?;
+        *self.fresh.lock().await = Some(rx);
+        Ok(())
     }
 
     /// Sends messages whose route is `device` through `devices` (the account's own phones and
@@ -101,6 +122,11 @@ impl Dispatcher {
             .store
             .claim_due(self.config.node, now, lease_until, self.config.batch)
             .await?;
+        self.dispatch(claimed).await
+    }
+
+    /// Submits claimed messages and records the results.
+    async fn dispatch(&self, claimed: Vec<Claimed>) -> Result<DispatchReport, store::StoreError> {
         if claimed.is_empty() {
             return Ok(DispatchReport::default());
         }
@@ -207,22 +233,111 @@ impl Dispatcher {
     }
 
     /// Runs until `shutdown`: a batch right after another while there is work, otherwise a
-    /// wait for `wake` or the idle poll. The batch in hand is finished before stopping.
+    /// wait for `wake`, for fresh messages or for the idle poll. Fresh messages handed over by
+    /// the store go first, but the database is still asked at least once per idle poll, so
+    /// that scheduled messages and retries are not held back by a steady stream of fresh ones.
+    /// The batch in hand is finished before stopping; fresh messages not sent by then are put
+    /// back in the queue.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, shutdown: CancellationToken) {
+        // Whether to ask the database on this pass: at start, when woken, after a claim that
+        // found messages, and at least once per idle poll.
+        let mut poll = true;
+        let mut polled = tokio::time::Instant::now();
         loop {
             if shutdown.is_cancelled() {
-                return;
+                break;
             }
-            match self.run_once().await {
-                Ok(r) if r.claimed > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "dispatch failed; retrying"),
+            let batch = self.fresh_batch();
+            let handed = !batch.is_empty();
+            if handed {
+                if let Err(e) = self.dispatch(batch).await {
+                    tracing::error!(error = %e, "dispatch failed; retrying");
+                }
+            }
+            if poll || polled.elapsed() >= self.config.idle_poll {
+                polled = tokio::time::Instant::now();
+                match self.run_once().await {
+                    Ok(r) if r.claimed > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "dispatch failed; retrying"),
+                }
+            }
+            poll = false;
+            if handed {
+                continue;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(self.config.idle_poll) => {}
+                _ = shutdown.cancelled() => break,
+                _ = wake.notified() => poll = true,
+                batch = self.next_fresh() => {
+                    if let Err(e) = self.dispatch(batch).await {
+                        tracing::error!(error = %e, "dispatch failed; retrying");
+                    }
+                }
+                _ = tokio::time::sleep(self.config.idle_poll) => poll = true,
             }
+        }
+        self.requeue_unsent().await;
+    }
+
+    /// Fresh messages waiting in the queue, up to a batch; none while another worker holds
+    /// the queue.
+    fn fresh_batch(&self) -> Vec<Claimed> {
+        let mut batch = Vec::new();
+        let Ok(mut fresh) = self.fresh.try_lock() else {
+            return batch;
+        };
+        let Some(rx) = fresh.as_mut() else {
+            return batch;
+        };
+        while batch.len() < self.config.batch as usize {
+            match rx.try_recv() {
+                Ok(group) => batch.extend(group),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Waits for the next group of fresh messages; forever when there is no queue (or the
+    /// store stopped handing messages over).
+    async fn next_fresh(&self) -> Vec<Claimed> {
+        let mut fresh = self.fresh.lock().await;
+        match fresh.as_mut() {
+            Some(rx) => match rx.recv().await {
+                Some(group) => group,
+                None => {
+                    *fresh = None;
+                    drop(fresh);
+                    std::future::pending().await
+                }
+            },
+            None => {
+                drop(fresh);
+                std::future::pending().await
+            }
+        }
+    }
+
+    /// At shutdown: puts fresh messages that were never submitted back in the queue, due at
+    /// once (the first worker to stop does it; the queue is closed for good).
+    async fn requeue_unsent(&self) {
+        let mut fresh = self.fresh.lock().await;
+        let Some(mut rx) = fresh.take() else { return };
+        drop(fresh);
+        rx.close();
+        let now = store::now_us();
+        let mut results = Vec::new();
+        while let Some(group) = rx.recv().await {
+            results.extend(group.into_iter().map(|m| SendResult::Retry {
+                id: m.id,
+                reason: "not sent before the node stopped".into(),
+                retry_at: now,
+            }));
+        }
+        if let Err(e) = self.store.record_results(results, now).await {
+            // Still claimed by this node: put back when it starts again.
+            tracing::warn!(error = %e, "unsent fresh messages stay claimed until the next start");
         }
     }
 }
