@@ -495,7 +495,6 @@ pub async fn accept(
     match outcome {
         SubmitOutcome::Accepted => {
             state.metrics().messages_accepted.inc_by(accepted);
-            state.wake_dispatcher();
             Ok(AcceptedSubmission {
                 ids: summaries.iter().map(|m| m.id).collect(),
                 body: render_response(&summaries, &blocked, &errors)?,

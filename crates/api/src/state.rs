@@ -11,7 +11,6 @@ use domain::rate_limit::TokenBucket;
 use domain::{AccountId, IdGenerator};
 use prometheus_client::registry::Registry;
 use store::Store;
-use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::{keys, ApiMetrics};
@@ -72,7 +71,6 @@ struct Inner {
     ids: Arc<IdGenerator>,
     registry: Arc<Mutex<Registry>>,
     metrics: ApiMetrics,
-    queue_wake: Arc<Notify>,
     started: Instant,
     key_cache: Mutex<HashMap<String, (AccountId, Instant)>>,
     buckets: Mutex<HashMap<AccountId, TokenBucket>>,
@@ -124,7 +122,6 @@ impl AppState {
         ids: Arc<IdGenerator>,
         registry: Arc<Mutex<Registry>>,
         metrics: ApiMetrics,
-        queue_wake: Arc<Notify>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -133,7 +130,6 @@ impl AppState {
                 ids,
                 registry,
                 metrics,
-                queue_wake,
                 started: Instant::now(),
                 key_cache: Mutex::new(HashMap::new()),
                 buckets: Mutex::new(HashMap::new()),
@@ -172,10 +168,6 @@ impl AppState {
         view.map(|v| v()).unwrap_or_default()
     }
 
-    /// Tells the dispatcher that new messages are queued.
-    pub(crate) fn wake_dispatcher(&self) {
-        self.inner.queue_wake.notify_one();
-    }
     pub(crate) fn price_cache(&self) -> &crate::billing::PriceCache {
         &self.inner.prices
     }

@@ -448,6 +448,10 @@ async fn new_api_key(
 
 const DEMO_EMAIL: &str = "demo@apisendsms.local";
 
+/// Groups of fresh messages that may wait for the dispatcher; beyond them, fresh messages are
+/// stored `queued` and claimed from the database.
+const FRESH_GROUPS: usize = 16;
+
 /// Creates the demo account once; each start rotates its API key and prints the new one.
 async fn demo_account(store: &Store, ids: &IdGenerator) -> anyhow::Result<()> {
     let account = match store.account_by_email(DEMO_EMAIL).await? {
@@ -644,6 +648,11 @@ async fn serve(
     );
     // Shutdown order: HTTP stops taking requests, dispatchers finish the batch in hand,
     // connectors report what they owe, then the receipt worker drains and stops.
+    // Messages that can go at once are claimed by the commit that stores them and handed to
+    // the dispatcher; the store wakes it for the others.
+    dispatcher
+        .take_fresh_messages(FRESH_GROUPS, wake.clone())
+        .await?;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..settings.dispatch.workers.max(1) {
         tasks.spawn(dispatcher.clone().run(wake.clone(), shutdown.clone()));
@@ -718,14 +727,7 @@ async fn serve(
         billing: settings.billing.api()?,
         ..api::ApiSettings::default()
     };
-    let state = api::AppState::new(
-        store.clone(),
-        api_settings,
-        ids,
-        registry,
-        api_metrics,
-        wake,
-    );
+    let state = api::AppState::new(store.clone(), api_settings, ids, registry, api_metrics);
     state.set_connectors({
         let connectors: Vec<(Arc<dyn Connector>, &'static str)> =
             connectors.iter().cloned().zip(kinds).collect();
