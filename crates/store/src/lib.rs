@@ -6,8 +6,10 @@
 //!
 //! Writes of accepted messages go through a group-commit writer ([`Store::submit`]): requests
 //! that arrive together share one transaction, so one fsync makes many `202 Accepted` answers
-//! durable. The dispatcher's claims and results and the delivery receipts ride in the same
-//! rounds (`Store::write_op`). On SQLite every write uses a single connection (SQLite has one
+//! durable. The dispatcher's claims and results, the delivery receipts and the periodic upkeep
+//! ride in the same rounds (`Store::write_op`). Messages that can go at once are claimed by the
+//! round that stores them and handed to the dispatcher in memory ([`Store::hand_off_fresh`]).
+//! On SQLite the write-ahead log is checkpointed beside the writer (`checkpoint`). On SQLite every write uses a single connection (SQLite has one
 //! writer anyway); reads use a separate pool.
 //!
 //! Invariant: `accounts.balance_cents` and `accounts.reserved_cents` always equal the sums of
