@@ -131,7 +131,7 @@ impl EntryKind {
             Self::Erased => "erased",
         }
     }
-    fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "opt_out" => Self::OptOut,
             "restricted" => Self::Restricted,

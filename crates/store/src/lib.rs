@@ -340,12 +340,16 @@ pub(crate) async fn set_synchronous(
     conn: &mut sqlx::AnyConnection,
     durability: Durability,
 ) -> Result<()> {
-    let pragma = match durability {
+    conn.execute(synchronous_pragma(durability)).await?;
+    Ok(())
+}
+
+/// The SQLite statement that sets the connection for `durability`.
+pub(crate) fn synchronous_pragma(durability: Durability) -> &'static str {
+    match durability {
         Durability::Full => "PRAGMA synchronous = FULL",
         Durability::Relaxed => "PRAGMA synchronous = NORMAL",
-    };
-    conn.execute(pragma).await?;
-    Ok(())
+    }
 }
 
 /// The key when none is configured: a key file beside a SQLite database, else a random one.

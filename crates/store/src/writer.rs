@@ -26,7 +26,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::blacklist::{block_for, entries_for, numbers_with_basis, BlockReason, ERASED_MARKER};
+use crate::blacklist::{
+    block_for, entries_for, numbers_with_basis, BlockReason, Blocks, EntryKind, ERASED_MARKER,
+};
 use crate::dispatch::Claimed;
 use crate::messages::{push_event_rows, EventRow, Submission, SubmitOutcome};
 use crate::sql::Batch;
@@ -234,6 +236,43 @@ impl WriterConn {
         Ok(&mut **conn)
     }
 
+    /// Begins a round's transaction, set for `durability`, with savepoint `first` open. On
+    /// SQLite one call does it all (the `synchronous` setting when this round needs another,
+    /// `BEGIN IMMEDIATE`, the savepoint): one hand-over to the connection's thread instead of
+    /// up to three.
+    async fn begin(
+        &mut self,
+        durability: Durability,
+        first: &str,
+    ) -> Result<sqlx::Transaction<'_, Any>> {
+        use sqlx::Connection;
+        if self.held.is_none() {
+            self.synchronous = None;
+            self.held = Some((self.pool.acquire().await?, Instant::now()));
+        }
+        let (conn, _) = self.held.as_mut().expect("just acquired");
+        match self.backend {
+            Backend::Sqlite => {
+                let mut sql = String::new();
+                if self.synchronous != Some(durability) {
+                    sql.push_str(crate::synchronous_pragma(durability));
+                    sql.push_str("; ");
+                }
+                sql.push_str(&format!("BEGIN IMMEDIATE; SAVEPOINT {first}"));
+                // Unknown until it answered: set again by the next round if this one failed.
+                self.synchronous = None;
+                let tx = conn.begin_with(sql).await?;
+                self.synchronous = Some(durability);
+                Ok(tx)
+            }
+            Backend::Postgres => {
+                let mut tx = conn.begin().await?;
+                savepoint(&mut tx, None, first).await?;
+                Ok(tx)
+            }
+        }
+    }
+
     fn held_longer_than(&self, limit: Duration) -> bool {
         self.held
             .as_ref()
@@ -336,13 +375,20 @@ async fn round(
     ) -> Result<Option<Written>> {
         let backend = conn.backend;
         let durability = durability_of(group, pending.as_slice());
-        let conn = conn.get(durability).await?;
-        let mut tx = crate::begin_write(conn).await?;
+        // The first savepoint opens with the transaction.
+        let first = if pending.as_slice().is_empty() {
+            "submissions"
+        } else {
+            "op"
+        };
+        let mut tx = conn.begin(durability, first).await?;
         // Each savepoint is released by the statement that opens the next one, and the last
         // by the commit: one round trip to the database per savepoint instead of two.
         let mut open: Option<&str> = None;
         for op in pending.by_ref() {
-            savepoint(&mut tx, open.take(), "op").await?;
+            if open.is_some() {
+                savepoint(&mut tx, open.take(), "op").await?;
+            }
             open = Some("op");
             let (ok, finish) = (op.run)(&mut tx).await;
             finishes.push(finish);
@@ -359,6 +405,11 @@ async fn round(
                 .iter()
                 .map(|j| (&j.submission, j.hashes.as_slice()))
                 .collect();
+            // Without operations, the group's savepoint is the one the transaction opened.
+            let open = match open {
+                Some(op) => Opened::Release(op),
+                None => Opened::Ready,
+            };
             group_in_savepoint(backend, &mut tx, open, &subs, direct).await?
         };
         tx.commit().await?;
@@ -382,18 +433,31 @@ fn durability_of(group: &[SubmitJob], ops: &[Op]) -> Durability {
     }
 }
 
+/// The savepoint in force when the group starts.
+#[derive(Clone, Copy)]
+enum Opened<'a> {
+    /// The group's own, opened with the transaction.
+    Ready,
+    /// An operation's, to be released by the statement that opens the group's.
+    Release(&'a str),
+}
+
 /// The group inside a savepoint: `None` when it failed (rolled back; the round goes on).
-/// `open` is a savepoint still to be released first; the group's own is left for the commit.
+/// The group's own savepoint is left for the commit to release.
 async fn group_in_savepoint(
     backend: Backend,
     conn: &mut AnyConnection,
-    mut open: Option<&str>,
+    opened: Opened<'_>,
     subs: &[(&Submission, &[String])],
     direct: Option<Direct>,
 ) -> Result<Option<Written>> {
-    for _ in 0..KEY_RACE_RETRIES {
-        savepoint(&mut *conn, open.take(), "submissions").await?;
-        open = Some("submissions");
+    for attempt in 0..KEY_RACE_RETRIES {
+        match (attempt, opened) {
+            (0, Opened::Ready) => {}
+            (0, Opened::Release(op)) => savepoint(&mut *conn, Some(op), "submissions").await?,
+            // After a rollback to it: the savepoint afresh.
+            _ => savepoint(&mut *conn, Some("submissions"), "submissions").await?,
+        }
         let written = write_group(backend, conn, subs, direct).await;
         if !matches!(written, Ok(Some(_))) {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT submissions")
@@ -482,8 +546,18 @@ async fn write_group(
     let subs: Vec<&Submission> = group.iter().map(|(s, _)| *s).collect();
     let subs = subs.as_slice();
     let mut known_keys = existing_keys(backend, conn, subs).await?;
-    let (mut balances, closed) = balances_for_update(backend, conn, subs).await?;
-    let blocked = blocked_messages(backend, conn, group).await?;
+    let hashes: Vec<&str> = group
+        .iter()
+        .flat_map(|(_, h)| h.iter().map(String::as_str))
+        .collect();
+    let (mut balances, closed, blocks) = match backend {
+        Backend::Sqlite => balances_and_entries_as_json(conn, subs, &hashes).await?,
+        Backend::Postgres => {
+            let (balances, closed) = balances_for_update(backend, conn, subs).await?;
+            (balances, closed, entries_for(backend, conn, &hashes).await?)
+        }
+    };
+    let blocked = blocked_messages(backend, conn, group, &blocks).await?;
 
     let mut outcomes = Vec::with_capacity(subs.len());
     let mut accepted: Vec<(&Submission, &Blocked)> = Vec::with_capacity(subs.len());
@@ -562,18 +636,14 @@ async fn write_group(
     Ok(Some((outcomes, claimed, left_due)))
 }
 
-/// Which messages of each submission are blocked: one Blacklist lookup for the whole group and,
+/// Which messages of each submission are blocked, given the group's Blacklist entries and,
 /// when the group has commercial messages, one lookup of the contacts' recorded basis.
 async fn blocked_messages(
     backend: Backend,
     conn: &mut AnyConnection,
     group: &[(&Submission, &[String])],
+    blocks: &Blocks,
 ) -> Result<Vec<Blocked>> {
-    let hashes: Vec<&str> = group
-        .iter()
-        .flat_map(|(_, h)| h.iter().map(String::as_str))
-        .collect();
-    let blocks = entries_for(backend, conn, &hashes).await?;
     let mut numbers: Vec<&str> = group
         .iter()
         .filter(|(s, _)| s.marketing)
@@ -589,7 +659,7 @@ async fn blocked_messages(
                 .iter()
                 .zip(hashes.iter())
                 .map(|(m, h)| {
-                    block_for(&blocks, h, s.account).or_else(|| {
+                    block_for(blocks, h, s.account).or_else(|| {
                         (s.marketing && !with_basis.contains(&(s.account.get(), m.to.clone())))
                             .then_some(BlockReason::NoMarketingBasis)
                     })
@@ -697,6 +767,54 @@ async fn balances_for_update(
         }
     }
     Ok((balances, closed))
+}
+
+/// On SQLite, the group's accounts (balance, and whether the contract ended) and the Blacklist
+/// entries of its numbers, read by one statement as one JSON value: one hand-over to the
+/// connection's thread instead of two, rows not handed over one by one, and a statement of
+/// one shape whatever the group's size, so it stays prepared. (SQLite has one writer: the
+/// balances need no lock.)
+async fn balances_and_entries_as_json(
+    conn: &mut AnyConnection,
+    subs: &[&Submission],
+    hashes: &[&str],
+) -> Result<(HashMap<i64, i64>, HashSet<i64>, Blocks)> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let mut ids: Vec<i64> = subs.iter().map(|s| s.account.get()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut wanted: Vec<&str> = hashes.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let json: String = sqlx::query_scalar(
+        "SELECT json_array(\
+           (SELECT json_group_array(json_array(id, balance_cents, contract_ended_at IS NOT NULL)) \
+            FROM accounts WHERE id IN (SELECT value FROM json_each(?))), \
+           (SELECT json_group_array(json_array(number_hash, account_id, kind)) \
+            FROM blacklist WHERE number_hash IN (SELECT value FROM json_each(?))))",
+    )
+    .bind(serde_json::to_string(&ids).map_err(corrupt)?)
+    .bind(serde_json::to_string(&wanted).map_err(corrupt)?)
+    .fetch_one(&mut *conn)
+    .await?;
+    type Found = (Vec<(i64, i64, i64)>, Vec<(String, i64, String)>);
+    let (accounts, entries): Found = serde_json::from_str(&json).map_err(corrupt)?;
+    let mut balances = HashMap::with_capacity(accounts.len());
+    let mut closed = HashSet::new();
+    for (id, balance, ended) in accounts {
+        balances.insert(id, balance);
+        if ended != 0 {
+            closed.insert(id);
+        }
+    }
+    let mut blocks: Blocks = HashMap::new();
+    for (hash, account, kind) in entries {
+        blocks
+            .entry(hash)
+            .or_default()
+            .push((account, EntryKind::parse(&kind)?));
+    }
+    Ok((balances, closed, blocks))
 }
 
 /// Stores the keys of the accepted submissions; `false` if one of them was stored by another
