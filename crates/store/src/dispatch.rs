@@ -786,7 +786,10 @@ async fn apply_receipts_in(
         q.execute(&mut *tx).await?;
     }
     let changed = events.len();
-    insert_event_rows(&mut *tx, backend, &events).await?;
+    // On SQLite the events went with the update.
+    if backend == Backend::Postgres {
+        insert_event_rows(&mut *tx, backend, &events).await?;
+    }
     Ok(changed)
 }
 
@@ -829,8 +832,8 @@ async fn receipts_returning(
 }
 
 /// The receipts' updates on SQLite: the messages they name and may still change, read as one
-/// JSON value, then one update whose rows come from a JSON parameter; one multi-statement
-/// query, for the reasons given at [`update_as_json`].
+/// JSON value, their status events, then one update whose rows come from a JSON parameter; one
+/// multi-statement query, for the reasons given at [`update_as_json`].
 async fn receipts_as_json(
     tx: &mut AnyConnection,
     receipts: &[&Receipt],
@@ -846,10 +849,16 @@ async fn receipts_as_json(
          FROM json_each(?) AS v JOIN messages m \
          ON m.connector = v.value ->> 0 AND m.smsc_id = v.value ->> 1 \
          WHERE m.status IN ('sent', 'sending');
+         INSERT INTO message_events (message_id, status, reason, at) \
+         SELECT m.id, v.value ->> 2, v.value ->> 3, ? FROM json_each(?) AS v JOIN messages m \
+         ON m.connector = v.value ->> 0 AND m.smsc_id = v.value ->> 1 \
+         WHERE m.status IN ('sent', 'sending') ORDER BY v.key;
          UPDATE messages SET status = v.value ->> 2, status_reason = v.value ->> 3, updated_at = ? \
          FROM json_each(?) AS v WHERE messages.connector = v.value ->> 0 \
          AND messages.smsc_id = v.value ->> 1 AND messages.status IN ('sent', 'sending')",
     )
+    .bind(rows.as_str())
+    .bind(now)
     .bind(rows.as_str())
     .bind(now)
     .bind(rows.as_str())
