@@ -304,12 +304,13 @@ impl Store {
 
     /// Moves the consumer's cursor from `from` to `to` alone (nothing else to write). Returns
     /// false when another reader moved it first.
+    /// It rides in the writer's next round rather than taking the write connection.
     pub async fn advance_feed(&self, consumer: &str, from: i64, to: i64) -> Result<bool> {
-        let mut conn = self.write_conn(crate::Durability::Relaxed).await?;
-        let mut tx = crate::begin_write(&mut conn).await?;
-        let moved = move_cursor(&mut tx, consumer, from, to).await?;
-        tx.commit().await?;
-        Ok(moved)
+        let consumer = consumer.to_owned();
+        self.write_op(crate::Durability::Relaxed, move |tx| {
+            Box::pin(async move { move_cursor(tx, &consumer, from, to).await })
+        })
+        .await
     }
 }
 
