@@ -897,6 +897,10 @@ fn reserve_credit(batch: &mut Batch<'_>, reserves: &[Reserve<'_>]) {
 const COLS: usize = 23;
 const ROWS_PER_INSERT: usize = 500;
 
+/// Most messages a group claims for the dispatcher; the rest of a big group is stored `queued`.
+/// With the dispatcher's queue of groups this bounds what waits in memory.
+pub(crate) const CLAIM_AT_MOST: usize = 2_000;
+
 /// Whether a message may be claimed by its own group: due now, to a carrier, not blocked.
 fn claimable(s: &Submission, m: &crate::NewMessage, blocked: Option<BlockReason>) -> bool {
     blocked.is_none()
@@ -915,13 +919,19 @@ fn insert_messages<'q>(
     direct: Option<Direct>,
 ) -> (Vec<Claimed>, bool) {
     let backend = batch.backend();
+    let mut claims = 0;
     let rows: Vec<(&Submission, &crate::NewMessage, Option<BlockReason>, bool)> = subs
         .iter()
         .flat_map(|(s, b)| {
-            s.messages.iter().zip(b.iter()).map(move |(m, b)| {
-                let claim = direct.is_some() && claimable(s, m, *b);
-                (*s, m, *b, claim)
-            })
+            s.messages
+                .iter()
+                .zip(b.iter())
+                .map(move |(m, b)| (*s, m, *b))
+        })
+        .map(|(s, m, b)| {
+            let claim = direct.is_some() && claims < CLAIM_AT_MOST && claimable(s, m, b);
+            claims += usize::from(claim);
+            (s, m, b, claim)
         })
         .collect();
     batch.expect(rows.len() as u64);
@@ -1250,6 +1260,32 @@ mod tests {
             let claimed = store.claim_due(8, T0, T0 + 1, 10).await.unwrap();
             assert_eq!(claimed.iter().map(|c| c.id.get()).collect::<Vec<_>>(), [3]);
 
+            // Message 2 is taken from the queue (and never sent: see the restart below). A big
+            // group claims at most CLAIM_AT_MOST of its messages; the rest wait queued.
+            let waiting = fresh.try_recv().expect("message 2 handed over");
+            assert_eq!(waiting[0].id, MessageId::new(2));
+            let mut big = submission(a, 5, 10_000);
+            let one = big.messages[0].clone();
+            big.messages = (0..super::CLAIM_AT_MOST as i64 + 1)
+                .map(|i| NewMessage {
+                    id: MessageId::new(10_000 + i),
+                    to: format!("+4207771{i:05}"),
+                    price: Money::ZERO,
+                    ..one.clone()
+                })
+                .collect();
+            store.submit(big).await.unwrap();
+            let group = fresh
+                .try_recv()
+                .expect("the big group's claims handed over");
+            assert_eq!(group.len(), super::CLAIM_AT_MOST);
+            tokio::time::timeout(Duration::from_secs(5), wake.notified())
+                .await
+                .expect("woken for the one left queued");
+            let last = MessageId::new(10_000 + super::CLAIM_AT_MOST as i64);
+            let rest = store.get_message(a, last).await.unwrap().unwrap();
+            assert_eq!(rest.status, MessageStatus::Queued);
+
             // Scheduled: not handed over, nobody woken.
             let mut later = submission(a, 4, 4);
             later.messages[0].status = MessageStatus::Scheduled;
@@ -1269,14 +1305,16 @@ mod tests {
                 "nothing due was queued"
             );
 
-            // Message 2 waits in the queue; the node stops before sending it.
-            let waiting = fresh.try_recv().expect("message 2 handed over");
-            assert_eq!(waiting[0].id, MessageId::new(2));
-            assert_eq!(store.requeue_in_doubt(7, T0).await.unwrap(), 2);
+            // Message 2 and the big group's claims were handed over and never sent: the node
+            // stops, and they come back at its restart.
+            assert_eq!(
+                store.requeue_in_doubt(7, T0).await.unwrap(),
+                2 + super::CLAIM_AT_MOST
+            );
             let again = store.claim_due(8, T0, T0 + 1, 10).await.unwrap();
             let mut ids: Vec<i64> = again.iter().map(|c| c.id.get()).collect();
             ids.sort_unstable();
-            assert_eq!(ids, [1, 2]);
+            assert_eq!(ids[..2], [1, 2]);
             assert!(store.ledger_consistent(a).await.unwrap());
             store.close().await;
         }
