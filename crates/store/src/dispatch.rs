@@ -64,6 +64,17 @@ pub enum SendResult {
     },
 }
 
+impl SendResult {
+    /// The message it is about.
+    pub fn id(&self) -> MessageId {
+        match self {
+            SendResult::Sent { id, .. }
+            | SendResult::Retry { id, .. }
+            | SendResult::Failed { id, .. } => *id,
+        }
+    }
+}
+
 /// A delivery receipt from a carrier.
 #[derive(Debug, Clone)]
 pub struct Receipt {
@@ -463,12 +474,7 @@ async fn record_results_in(
     let mut seen: HashSet<i64> = HashSet::with_capacity(results.len());
     let (mut sent, mut retry, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for result in results {
-        let id = match result {
-            SendResult::Sent { id, .. }
-            | SendResult::Retry { id, .. }
-            | SendResult::Failed { id, .. } => id.get(),
-        };
-        if !seen.insert(id) {
+        if !seen.insert(result.id().get()) {
             continue;
         }
         match result {
@@ -642,11 +648,7 @@ async fn update_as_json(
         .iter()
         .chain(retry)
         .chain(failed)
-        .map(|r| match r {
-            SendResult::Sent { id, .. }
-            | SendResult::Retry { id, .. }
-            | SendResult::Failed { id, .. } => id.get().into(),
-        })
+        .map(|r| r.id().get().into())
         .collect();
     let mut sql = String::from(
         "SELECT json_group_array(id) FROM messages \
@@ -948,10 +950,7 @@ async fn requeue_where_in(
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-    let ids = rows
-        .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = returned_ids(rows)?;
     insert_events(
         &mut *tx,
         backend,
