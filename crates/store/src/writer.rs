@@ -221,13 +221,19 @@ impl WriterConn {
         }
     }
 
-    /// The connection, set for `durability`.
-    async fn get(&mut self, durability: Durability) -> Result<&mut AnyConnection> {
+    /// Takes a connection from the pool when none is held.
+    async fn hold(&mut self) -> Result<()> {
         if self.held.is_none() {
             self.synchronous = None;
             self.held = Some((self.pool.acquire().await?, Instant::now()));
         }
-        let (conn, _) = self.held.as_mut().expect("just acquired");
+        Ok(())
+    }
+
+    /// The connection, set for `durability`.
+    async fn get(&mut self, durability: Durability) -> Result<&mut AnyConnection> {
+        self.hold().await?;
+        let (conn, _) = self.held.as_mut().expect("held");
         if self.backend == Backend::Sqlite && self.synchronous != Some(durability) {
             self.synchronous = None;
             crate::set_synchronous(conn, durability).await?;
@@ -246,11 +252,8 @@ impl WriterConn {
         first: &str,
     ) -> Result<sqlx::Transaction<'_, Any>> {
         use sqlx::Connection;
-        if self.held.is_none() {
-            self.synchronous = None;
-            self.held = Some((self.pool.acquire().await?, Instant::now()));
-        }
-        let (conn, _) = self.held.as_mut().expect("just acquired");
+        self.hold().await?;
+        let (conn, _) = self.held.as_mut().expect("held");
         match self.backend {
             Backend::Sqlite => {
                 let mut sql = String::new();
@@ -901,13 +904,14 @@ const ROWS_PER_INSERT: usize = 500;
 /// With the dispatcher's queue of groups this bounds what waits in memory.
 pub(crate) const CLAIM_AT_MOST: usize = 2_000;
 
-/// Whether a message may be claimed by its own group: due now, to a carrier, not blocked.
+/// Whether a message is for the dispatcher now: not blocked, queued, due.
+fn due_now(s: &Submission, m: &crate::NewMessage, blocked: Option<BlockReason>) -> bool {
+    blocked.is_none() && m.status == MessageStatus::Queued && m.due_at <= s.now
+}
+
+/// Whether a message may be claimed by its own group: [`due_now`], still valid, to a carrier.
 fn claimable(s: &Submission, m: &crate::NewMessage, blocked: Option<BlockReason>) -> bool {
-    blocked.is_none()
-        && m.status == MessageStatus::Queued
-        && m.due_at <= s.now
-        && m.expires_at > s.now
-        && s.device.is_none()
+    due_now(s, m, blocked) && m.expires_at > s.now && s.device.is_none()
 }
 
 /// The messages and their first status as statements of `batch`; with `direct`, those that
@@ -984,8 +988,7 @@ fn insert_messages<'q>(
     let mut claimed = Vec::new();
     let mut left_due = false;
     for (s, m, blocked, claim) in &rows {
-        left_due |=
-            !*claim && blocked.is_none() && m.status == MessageStatus::Queued && m.due_at <= s.now;
+        left_due |= !*claim && due_now(s, m, *blocked);
         match blocked {
             None => events.push((m.id.get(), m.status, None, s.now)),
             Some(b) => events.push((m.id.get(), MessageStatus::Blocked, Some(b.text()), s.now)),
