@@ -250,9 +250,7 @@ impl Dispatcher {
             let batch = self.fresh_batch();
             let handed = !batch.is_empty();
             if handed {
-                if let Err(e) = self.dispatch(batch).await {
-                    tracing::error!(error = %e, "dispatch failed; retrying");
-                }
+                self.send_fresh(batch).await;
             }
             if poll || polled.elapsed() >= self.config.idle_poll {
                 polled = tokio::time::Instant::now();
@@ -269,15 +267,19 @@ impl Dispatcher {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = wake.notified() => poll = true,
-                batch = self.next_fresh() => {
-                    if let Err(e) = self.dispatch(batch).await {
-                        tracing::error!(error = %e, "dispatch failed; retrying");
-                    }
-                }
+                batch = self.next_fresh() => self.send_fresh(batch).await,
                 _ = tokio::time::sleep(self.config.idle_poll) => poll = true,
             }
         }
         self.requeue_unsent().await;
+    }
+
+    /// Sends fresh messages. A failure to record the results leaves them claimed: they come
+    /// back with their lease (or at this node's restart).
+    async fn send_fresh(&self, batch: Vec<Claimed>) {
+        if let Err(e) = self.dispatch(batch).await {
+            tracing::error!(error = %e, "dispatch failed; retrying");
+        }
     }
 
     /// Fresh messages waiting in the queue, up to a batch; none while another worker holds
@@ -338,6 +340,93 @@ impl Dispatcher {
         if let Err(e) = self.store.record_results(results, now).await {
             // Still claimed by this node: put back when it starts again.
             tracing::warn!(error = %e, "unsent fresh messages stay claimed until the next start");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::routing::RouteTable;
+    use domain::{AccountId, MessageId, MessageStatus, Money};
+    use store::{NewMessage, Store, StoreOptions, Submission, SubmitOutcome};
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Dispatcher, DispatcherConfig};
+    use crate::WorkerMetrics;
+
+    /// A message the store handed over and the dispatcher never sent is queued again when
+    /// the dispatcher stops, instead of staying claimed until the node starts again.
+    #[tokio::test]
+    async fn fresh_messages_not_sent_before_shutdown_go_back_to_the_queue() {
+        for backend in testkit::backends().await {
+            let db = testkit::TestDb::new(backend).await;
+            let store = Store::connect(&db.url, StoreOptions::default())
+                .await
+                .expect("connect");
+            let a = AccountId::new(1);
+            let now = store::now_us();
+            store
+                .create_account(a, "a@example.com", "A", Money::from_hundredths(1_000), now)
+                .await
+                .expect("account");
+            let dispatcher = Arc::new(Dispatcher::new(
+                store.clone(),
+                RouteTable::default(),
+                Vec::new(),
+                DispatcherConfig {
+                    node: 3,
+                    ..DispatcherConfig::default()
+                },
+                WorkerMetrics::default(),
+            ));
+            let wake = Arc::new(Notify::new());
+            dispatcher
+                .take_fresh_messages(4, wake.clone())
+                .await
+                .expect("hand-over");
+            let id = MessageId::new(1);
+            let submission = Submission {
+                account: a,
+                submission_id: 1,
+                idempotency: None,
+                messages: vec![NewMessage {
+                    id,
+                    to: "+420777000001".into(),
+                    sender: "ACME".into(),
+                    body: "hello".into(),
+                    encoding: "gsm7",
+                    parts: 1,
+                    price: Money::from_hundredths(90),
+                    status: MessageStatus::Queued,
+                    client_ref: None,
+                    scheduled_at: None,
+                    due_at: now,
+                    expires_at: now + 3_600_000_000,
+                }],
+                response: String::new(),
+                now,
+                smpp: None,
+                marketing: false,
+                device: None,
+            };
+            assert_eq!(
+                store.submit(submission).await.expect("submit"),
+                SubmitOutcome::Accepted
+            );
+            let status = |store: Store| async move {
+                store.get_message(a, id).await.unwrap().unwrap().status
+            };
+            assert_eq!(status(store.clone()).await, MessageStatus::Sending);
+
+            let shutdown = CancellationToken::new();
+            shutdown.cancel();
+            dispatcher.clone().run(wake, shutdown).await;
+            assert_eq!(status(store.clone()).await, MessageStatus::Queued);
+            assert!(store.ledger_consistent(a).await.expect("ledger"));
+            store.close().await;
         }
     }
 }
